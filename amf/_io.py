@@ -1,0 +1,34 @@
+"""Atomic file output: write to a temporary file beside the target, then rename over it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, *, suffix: str = ""):
+    """Yield a temporary path in the target's folder; on success rename it onto ``path``, else delete it.
+
+    ``suffix`` keeps writers that append an extension (``np.savez`` adds ``.npz``) from renaming the file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_write(path, suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")

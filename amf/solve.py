@@ -1,0 +1,63 @@
+"""One entry point for factorizing a graph: ``solve(graph, k, solver=...)`` returns a `Solution`.
+
+Spectral solvers compute the top ``k + 1`` singular triplets of ``Pn`` and return the canonical Eckart–Young
+minimizer (THEORY.md T2a) ``F_V = U_k S_k^{1/2}``, ``F_L = V_k S_k^{1/2}``, i.e. encoders
+``f_V = D_V^{-1/2} F_V`` and ``f_L = D_L^{-1/2} F_L``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from amf.errors import InputError
+from amf.graph import CoOccurrence
+from amf.solution import Solution, SVDResult
+
+SPECTRAL_SOLVERS = ("exact", "krylov")
+DTYPES = ("float32", "float64")
+
+
+def spectral_svd(graph: CoOccurrence, rank: int, *, solver: str, dtype: str, seed: int = 0, tol=None) -> SVDResult:
+    """Top ``rank`` singular triplets of ``Pn`` with the named spectral solver."""
+    if solver == "exact":
+        from amf.exact import exact_svd
+
+        return exact_svd(graph.normalized_dense(), rank, tol=tol, dtype=dtype)
+    if solver == "krylov":
+        import jax
+
+        from amf.krylov import topk_svd
+
+        return topk_svd(graph.normalized_operator(dtype), rank, tol=tol, key=jax.random.key(seed))
+    raise InputError(f"unknown spectral solver {solver!r}; choose one of {', '.join(SPECTRAL_SOLVERS)}")
+
+
+def encoders_from_svd(graph: CoOccurrence, svd: SVDResult, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical minimizer from the top ``k`` triplets: ``f_V = D_V^{-1/2} U_k S_k^{1/2}``, same for ``f_L``."""
+    root = np.sqrt(np.asarray(svd.s[:k], dtype=np.float64))
+    f_images = np.asarray(svd.u[:, :k], dtype=np.float64) * root / np.sqrt(graph.p_images)[:, None]
+    f_texts = np.asarray(svd.vt[:k].T, dtype=np.float64) * root / np.sqrt(graph.p_texts)[:, None]
+    return f_images, f_texts
+
+
+def check_k(graph: CoOccurrence, k) -> int:
+    """Validate the embedding dimension ``k``: an integer with ``1 <= k <= min(N_V, N_L)``."""
+    limit = min(graph.shape)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= limit:
+        raise InputError(f"k must be an integer with 1 <= k <= min(N_V, N_L) = {limit}, got {k!r}")
+    return int(k)
+
+
+def solve(
+    graph: CoOccurrence, k: int, *, solver: str = "exact", dtype: str = "float64", seed: int = 0, tol=None
+) -> Solution:
+    """Factorize ``Pn`` at rank ``k`` with ``solver`` (one of `SPECTRAL_SOLVERS`) in ``dtype``."""
+    k = check_k(graph, k)
+    if dtype not in DTYPES:
+        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if solver not in SPECTRAL_SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SPECTRAL_SOLVERS)}")
+    rank = min(k + 1, min(graph.shape) - (solver == "krylov"))
+    svd = spectral_svd(graph, rank, solver=solver, dtype=dtype, seed=seed, tol=tol)
+    f_images, f_texts = encoders_from_svd(graph, svd, k)
+    return Solution(f_images, f_texts, solver=solver, dtype=dtype, certificate=svd.certificate, svd=svd)
