@@ -107,7 +107,9 @@ class Solution:
     - ``svd``: for spectral solvers, the top ``k+1`` singular triplets of ``Pn`` (``s_{k+1}`` enters the bound;
       when ``k + 1 > min(N_V, N_L)`` the missing values are 0); None for solvers that do not compute one;
     - ``certificate``: the solver's own accuracy record (an `SVDCertificate` for spectral solvers);
-    - ``dtype``: the floating type the solver worked in.
+    - ``dtype``: the floating type the solver worked in;
+    - ``curve``: for iterative gradient solvers, the loss curve as a mapping of equal-length arrays
+      (e.g. ``step``, ``loss``); None otherwise.
     """
 
     f_images: np.ndarray
@@ -116,6 +118,7 @@ class Solution:
     dtype: str
     certificate: Any
     svd: SVDResult | None = None
+    curve: dict[str, np.ndarray] | None = None
 
     @property
     def k(self) -> int:
