@@ -1,0 +1,78 @@
+"""An SSCL augmentation graph written as a co-occurrence (THEORY.md T3 converse, T5).
+
+THEORY.md T3: an augmentation graph is a co-occurrence ``Q(x, xbar) = p(xbar) A(x | xbar)`` between augmented
+views ``x`` and source images ``xbar``; its positive-pair graph ``Q D_xbar^{-1} Q^T`` is the SSCL graph ``A_S``. So
+SSCL is MMCL with views on the "image" side (rows) and sources on the "text" side (cols).
+
+Construction, with ``r`` classes, ``n`` source images per class and ``v`` views per source:
+
+- sources ``xbar = 0 .. r n - 1``, class ``xbar // n`` (the ``N_L = r n`` columns);
+- views ``x = xbar v + t`` for ``t = 0 .. v - 1`` (the ``N_V = r n v`` rows), class of their source;
+- every view links to its own source with weight 1;
+- when ``strength = s > 0`` (and ``n >= 2``), every view also links with weight ``s`` to ONE other source of the
+  same class, drawn uniformly (an augmentation that happens to look like another instance); never across classes.
+
+So ``alpha = phi = 0`` (perfect consistency), but with small ``s`` the graph is poorly connected within a class:
+``Abar_S`` has eigenvalues near 1 well beyond ``r`` (low diversity), the opposite trade-off to captions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._edges import Edges
+from ._validate import check_int, check_real, check_seed
+
+__all__ = ["augmentation_model"]
+
+
+def augmentation_model(*, n_classes: int = 4, images_per_class: int = 8, views_per_image: int = 4,
+                       strength: float = 0.2, seed: int = 0) -> Edges:
+    """Views x source images co-occurrence of an augmentation graph (see the module docstring).
+
+    Parameters
+    ----------
+    n_classes : int >= 1
+        ``r``.
+    images_per_class : int >= 1
+        ``n`` source images per class (with ``n = 1`` there is no other instance, so no cross-instance edge).
+    views_per_image : int >= 1
+        ``v`` augmented views per source image.
+    strength : float in [0, 1)
+        ``s``, the weight of each view's edge to another same-class source (own source: 1); 0 = no such edges.
+    seed : int >= 0
+        Seeds ``np.random.default_rng`` for the choice of the other source.
+
+    Returns
+    -------
+    Edges with ``shape = (r n v, r n)``; ``nnz = r n v`` (``2 r n v`` when ``s > 0`` and ``n >= 2``); labels =
+    class on both sides.
+    """
+    r = check_int("n_classes", n_classes, low=1)
+    n = check_int("images_per_class", images_per_class, low=1)
+    v = check_int("views_per_image", views_per_image, low=1)
+    s = check_real("strength", strength, low=0.0, high=1.0, high_open=True)
+    seed = check_seed(seed)
+    rng = np.random.default_rng(seed)
+
+    n_src = r * n
+    n_views = n_src * v
+    views = np.arange(n_views, dtype=np.int64)
+    source = views // v
+    rows, cols, weights = views, source, np.ones(n_views)
+    if s > 0 and n >= 2:
+        cls, local = source // n, source % n
+        other = cls * n + (local + rng.integers(1, n, size=n_views)) % n  # uniform over the n - 1 others
+        rows = np.concatenate([rows, views])
+        cols = np.concatenate([cols, other])
+        weights = np.concatenate([weights, np.full(n_views, s)])
+    return Edges(
+        rows=rows,
+        cols=cols,
+        weights=weights,
+        shape=(n_views, n_src),
+        image_labels=source // n,
+        text_labels=np.arange(n_src, dtype=np.int64) // n,
+        model="augmentation",
+        params=dict(n_classes=r, images_per_class=n, views_per_image=v, strength=s, seed=seed),
+    )
