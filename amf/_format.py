@@ -1,0 +1,48 @@
+"""Plain-text tables for the terminal: what the CLI prints from a report (it only presents, never computes)."""
+
+from __future__ import annotations
+
+
+def _number(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.3e}" if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e4) else f"{x:.4g}"
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [headers] + [[_number(c) if not isinstance(c, str) else c for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_report(report: dict) -> str:
+    """The checks table plus a summary of the spectrum, labeling errors and bounds."""
+    g = report["graph"]
+    s = report["singular_values"]
+    k = report["k"]
+    head = (
+        f"graph: {g['n_images']} images x {g['n_texts']} texts, {g['nnz']} edges, {g['n_components']} component(s); "
+        f"solver {report['solver']} ({report['dtype']}), k = {k}, seed {report['seed']}\n"
+        f"s_1..s_k = {', '.join(f'{x:.4f}' for x in s[:k])}; s_(k+1) = {s[k]:.4f}\n"
+        f"loss at solution {report['loss_at_solution']:.10g}, minimum -sum s_i^2 = {report['loss_min']:.10g}"
+    )
+    b = report["bounds"]
+    labels = (
+        f"alpha = {_number(report['alpha'])}, phi = {_number(report['phi'])}, "
+        f"probe error E_LS = {_number(report['probe_error_ls'])}\n"
+        f"bounds: 2 phi/(1-s^2) = {_number(b['rigorous_phi'])} [proved], "
+        f"4 alpha/(1-s^2) = {_number(b['rigorous_alpha'])} [proved], "
+        f"paper form = {_number(b['paper_form'])} [paper-form, not confirmed]"
+    )
+    rows = [[c["name"], c["value"], c["tolerance"], "PASS" if c["passed"] else "FAIL"] for c in report["checks"]]
+    rows += [[c["name"], None, None, "skipped"] for c in report["skipped_checks"]]
+    verdict = "all checks passed" if report["passed"] else "SOME CHECKS FAILED"
+    skipped = [f"  skipped {c['name']}: {c['reason']}" for c in report["skipped_checks"]]
+    checks = table(["check", "value", "tolerance", "verdict"], rows)
+    return "\n".join([head, labels, "", checks, *skipped, verdict])

@@ -1,0 +1,184 @@
+"""The ``amf`` command line: demo, generate, verify, solve (CONTRACT.md).
+
+Exit status: 0 when everything ran and every check passed; 1 when a check failed; 2 for bad input or usage
+(one line on stderr, no traceback, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+DEMO_MODEL = "planted"
+DEMO_PARAMS = {"n_images": 1200, "n_texts": 900, "n_edges": 24000, "n_classes": 6, "noise": 0.15}
+"""The built-in default graph of ``amf demo``: a planted-partition graph with 6 classes and class noise."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amf", description="Multi-modal contrastive learning as asymmetric matrix factorization, verified."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="build the default graph, solve, verify every check, write a figure")
+    demo.add_argument("--out", default="amf-out/demo", help="output folder (default: ./amf-out/demo)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--k", type=int, default=DEMO_PARAMS["n_classes"], help="embedding dimension")
+    demo.set_defaults(handler=_demo)
+
+    gen = sub.add_parser("generate", help="write a synthetic graph file (.npz)")
+    gen.add_argument("model", help="model name (see --list)", nargs="?")
+    gen.add_argument("--out", help="output .npz path")
+    gen.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model parameter")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--list", action="store_true", help="list the models and their parameters")
+    gen.set_defaults(handler=_generate)
+
+    ver = sub.add_parser("verify", help="run every theory check on a graph; print a table; write the report")
+    _graph_args(ver)
+    ver.add_argument("--json", help="write the report (JSON) here")
+    ver.add_argument("--solver", choices=("exact", "krylov"), default="exact")
+    ver.add_argument("--dense-limit", type=int, default=None, help="largest max(N_V,N_L)^2 for dense checks")
+    ver.set_defaults(handler=_verify)
+
+    solve = sub.add_parser("solve", help="factorize with one solver; write embeddings and a report")
+    _graph_args(solve)
+    solve.add_argument("--solver", choices=("exact", "krylov"), default="exact")
+    solve.add_argument("--out", default="amf-out/solve", help="output folder")
+    solve.set_defaults(handler=_solve)
+    return parser
+
+
+def _graph_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="graph file (.npz)")
+    p.add_argument("--k", type=int, required=True, help="embedding dimension")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--drop-isolated", action="store_true", help="drop images/texts without edges instead of failing")
+
+
+def _load(args):
+    from amf.graph import CoOccurrence
+
+    graph = CoOccurrence.load(args.graph, drop_isolated=args.drop_isolated)
+    if args.drop_isolated:
+        print(f"dropped {graph.dropped[0]} isolated image(s) and {graph.dropped[1]} isolated text(s)")
+    return graph
+
+
+def _generate(args) -> int:
+    import synthetic
+
+    if args.list:
+        for model in synthetic.MODELS.values():
+            params = ", ".join(f"{k}={v}" for k, v in model.defaults.items())
+            print(f"{model.name}: {model.description}\n    {params}")
+        return 0
+    if not args.model or not args.out:
+        raise _Usage("generate needs MODEL and --out (or --list)")
+    params = dict(_key_value(item) for item in args.set)
+    try:
+        edges = synthetic.generate(args.model, seed=args.seed, **params)
+    except ValueError as exc:
+        raise _Usage(str(exc)) from None
+    from amf.graph import CoOccurrence
+
+    graph = CoOccurrence.from_edges(edges)
+    graph.save(args.out)
+    print(f"wrote {args.out}: {graph}")
+    return 0
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise _Usage(f"--set expects KEY=VALUE, got {item!r}")
+    return key.strip(), value
+
+
+def _verify(args) -> int:
+    from amf._format import format_report
+    from amf._io import write_json
+    from amf.graph import DENSE_LIMIT
+    from amf.report import verify
+
+    graph = _load(args)
+    report, _ = verify(
+        graph,
+        args.k,
+        solver=args.solver,
+        dtype=args.dtype,
+        seed=args.seed,
+        dense_limit=DENSE_LIMIT if args.dense_limit is None else args.dense_limit,
+    )
+    print(format_report(report))
+    if args.json:
+        write_json(args.json, report)
+        print(f"report written to {args.json}")
+    return 0 if report["passed"] else 1
+
+
+def _solve(args) -> int:
+    from amf._format import format_report
+    from amf.report import verify
+
+    graph = _load(args)
+    report, solution = verify(graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed)
+    _write_results(Path(args.out), report, solution)
+    print(format_report(report))
+    print(f"results written to {args.out}/")
+    return 0 if report["passed"] else 1
+
+
+def _write_results(out: Path, report: dict, solution) -> None:
+    from amf._io import atomic_write, write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "embeddings.npz", suffix=".npz") as tmp:
+        np.savez_compressed(tmp, f_images=solution.f_images, f_texts=solution.f_texts)
+    write_json(out / "report.json", report)
+
+
+def _demo(args) -> int:
+    import synthetic
+    from amf._format import format_report
+    from amf.graph import CoOccurrence
+    from amf.report import verify
+    from amf.solve import spectral_svd
+    from figures import spectrum
+
+    out = Path(args.out)
+    edges = synthetic.generate(DEMO_MODEL, seed=args.seed, **DEMO_PARAMS)
+    graph = CoOccurrence.from_edges(edges)
+    print(f"default graph: {DEMO_MODEL} model {DEMO_PARAMS}, seed {args.seed}")
+    report, solution = verify(graph, args.k, seed=args.seed)
+    report["graph"]["model"] = {"name": DEMO_MODEL, "params": edges.params}
+    report["spectrum"] = spectral_svd(graph, min(4 * args.k, min(graph.shape)), solver="exact", dtype="float64").s.tolist()
+    _write_results(out, report, solution)
+    graph.save(out / "graph.npz")
+    spectrum.plot(report, out / "spectrum.png")
+    print(format_report(report))
+    print(f"results written to {out}/ (report.json, embeddings.npz, graph.npz, spectrum.png)")
+    return 0 if report["passed"] else 1
+
+
+class _Usage(Exception):
+    """Bad usage: reported like bad input (exit status 2)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from amf.errors import InputError
+
+    try:
+        return args.handler(args)
+    except (InputError, _Usage) as exc:
+        print(f"amf {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
