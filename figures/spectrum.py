@@ -8,19 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from amf._io import atomic_write  # noqa: E402
+from figures._plot import new_figure, save
 
 
 def plot(report: dict, path: str | Path) -> None:
     """Two panels: ``s_i`` against ``i`` with the gap after ``k`` shaded; ``E_LS`` beside the bounds."""
     k = report["k"]
     s = report.get("spectrum") or report["singular_values"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, right) = new_figure(2, width_ratios=[3, 2])
     index = range(1, len(s) + 1)
     left.plot(index, s, "o-", ms=4, color="tab:blue", label="$s_i$ of $P_n$")
     s_k, s_next = report["singular_values"][k - 1], report["singular_values"][k]
@@ -45,7 +40,4 @@ def plot(report: dict, path: str | Path) -> None:
     right.set_title(f"linear-probe error vs bounds (k = {k})")
     right.legend(fontsize=8)
     right.tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
-    with atomic_write(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save(fig, path)

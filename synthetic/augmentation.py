@@ -12,7 +12,10 @@ Construction, with ``r`` classes, ``n`` source images per class and ``v`` views 
 - when ``strength = s > 0`` (and ``n >= 2``), every view also links with weight ``s`` to ONE other source of the
   same class, drawn uniformly (an augmentation that happens to look like another instance); never across classes.
 
-So ``alpha = phi = 0`` (perfect consistency), but with small ``s`` the graph is poorly connected within a class:
+- when ``confusion = c > 0``, every view also links with weight ``c`` to ONE source of another class (an
+  aggressive augmentation that changed the object).
+
+With ``c = 0``, ``alpha = phi = 0`` (perfect consistency), but with small ``s`` the graph is poorly connected within a class:
 ``Abar_S`` has eigenvalues near 1 well beyond ``r`` (low diversity), the opposite trade-off to captions.
 """
 
@@ -27,7 +30,7 @@ __all__ = ["augmentation_model"]
 
 
 def augmentation_model(*, n_classes: int = 4, images_per_class: int = 8, views_per_image: int = 4,
-                       strength: float = 0.2, seed: int = 0) -> Edges:
+                       strength: float = 0.2, confusion: float = 0.0, seed: int = 0) -> Edges:
     """Views x source images co-occurrence of an augmentation graph (see the module docstring).
 
     Parameters
@@ -40,18 +43,24 @@ def augmentation_model(*, n_classes: int = 4, images_per_class: int = 8, views_p
         ``v`` augmented views per source image.
     strength : float in [0, 1)
         ``s``, the weight of each view's edge to another same-class source (own source: 1); 0 = no such edges.
+    confusion : float in [0, 1)
+        ``c``, the weight of each view's edge to ONE random source of ANOTHER class (an aggressive augmentation
+        that changes the object; needs ``r >= 2``); 0 = perfectly consistent augmentations (``alpha = phi = 0``).
     seed : int >= 0
-        Seeds ``np.random.default_rng`` for the choice of the other source.
+        Seeds ``np.random.default_rng`` for the choice of the other sources.
 
     Returns
     -------
-    Edges with ``shape = (r n v, r n)``; ``nnz = r n v`` (``2 r n v`` when ``s > 0`` and ``n >= 2``); labels =
-    class on both sides.
+    Edges with ``shape = (r n v, r n)``; ``nnz = r n v``, plus ``r n v`` for each of the other-instance
+    (``s > 0``, ``n >= 2``) and other-class (``c > 0``) edges; labels = class on both sides.
     """
     r = check_int("n_classes", n_classes, low=1)
     n = check_int("images_per_class", images_per_class, low=1)
     v = check_int("views_per_image", views_per_image, low=1)
     s = check_real("strength", strength, low=0.0, high=1.0, high_open=True)
+    c = check_real("confusion", confusion, low=0.0, high=1.0, high_open=True)
+    if c > 0 and r < 2:
+        raise ValueError(f"confusion must be 0 when n_classes == 1 (no other class), got {c}")
     seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
@@ -66,6 +75,11 @@ def augmentation_model(*, n_classes: int = 4, images_per_class: int = 8, views_p
         rows = np.concatenate([rows, views])
         cols = np.concatenate([cols, other])
         weights = np.concatenate([weights, np.full(n_views, s)])
+    if c > 0:
+        other_class = (source // n + rng.integers(1, r, size=n_views)) % r
+        rows = np.concatenate([rows, views])
+        cols = np.concatenate([cols, other_class * n + rng.integers(0, n, size=n_views)])
+        weights = np.concatenate([weights, np.full(n_views, c)])
     return Edges(
         rows=rows,
         cols=cols,
@@ -74,5 +88,6 @@ def augmentation_model(*, n_classes: int = 4, images_per_class: int = 8, views_p
         image_labels=source // n,
         text_labels=np.arange(n_src, dtype=np.int64) // n,
         model="augmentation",
-        params=dict(n_classes=r, images_per_class=n, views_per_image=v, strength=s, seed=seed),
+        params=dict(n_classes=r, images_per_class=n, views_per_image=v, strength=s, confusion=c,
+                    seed=seed),
     )

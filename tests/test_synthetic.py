@@ -390,3 +390,13 @@ def test_keyword_only():
     for model in S.MODELS.values():
         with pytest.raises(TypeError):
             model.fn(3)
+
+
+def test_augmentation_confusion_links_other_classes_only_with_its_weight():
+    e = S.augmentation_model(n_classes=3, images_per_class=5, views_per_image=2, strength=0.3, confusion=0.1, seed=2)
+    across = e.image_labels[e.rows] != e.text_labels[e.cols]
+    np.testing.assert_allclose(e.weights[across], 0.1)
+    assert across.sum() == 3 * 5 * 2  # one other-class edge per view
+    assert dense_reference(e)["alpha"] > 0
+    with pytest.raises(ValueError, match="confusion"):
+        S.augmentation_model(n_classes=1, confusion=0.1)
