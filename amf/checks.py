@@ -17,6 +17,7 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
+import scipy.linalg
 
 from amf import downstream
 from amf._linalg import orthonormal_basis, projector_distance
@@ -113,9 +114,9 @@ class Context:
         """Top ``k+1`` eigenpairs of ``Abar_V = D_V^{-1/2} A_V D_V^{-1/2}`` by a dense symmetric eigensolver."""
         scale = 1.0 / np.sqrt(self.graph.p_images)
         abar = scale[:, None] * self.text_induced_dense * scale[None, :]
-        values, vectors = np.linalg.eigh(abar)
-        top = np.argsort(values)[::-1][: self.k + 1]
-        return values[top], vectors[:, top]
+        n = abar.shape[0]
+        values, vectors = scipy.linalg.eigh(abar, subset_by_index=[max(0, n - self.k - 1), n - 1])
+        return values[::-1], vectors[:, ::-1]
 
     @functools.cached_property
     def unit_tolerance(self) -> float:
