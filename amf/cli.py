@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--solver", choices=("exact", "krylov"), default="exact")
     solve.add_argument("--out", default="amf-out/solve", help="output folder")
     solve.set_defaults(handler=_solve)
+    bench = sub.add_parser(
+        "bench", help="run a benchmark from the checkout's benchmarks/ folder (peers timed in the same run)"
+    )
+    bench.add_argument("name", help="benchmark name: bench_NAME.py in benchmarks/ (e.g. spectral, sgd, generate)")
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="passed to the benchmark (see its --help)")
+    bench.set_defaults(handler=_bench)
+
     figs = sub.add_parser("figures", help="regenerate the figures (results JSON + PNG per figure)")
     figs.add_argument("--only", help="one figure by name")
     figs.add_argument("--quick", action="store_true", help="fewer points, for a fast look")
@@ -169,6 +176,21 @@ def _demo(args) -> int:
     print(format_report(report))
     print(f"results written to {out}/ (report.json, embeddings.npz, graph.npz, spectrum.png)")
     return 0 if report["passed"] else 1
+
+
+def _bench(args) -> int:
+    import importlib.util
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    available = sorted(p.stem.removeprefix("bench_") for p in folder.glob("bench_*.py"))
+    if not available:
+        raise _Usage(f"no benchmarks found in {folder}: amf bench runs from a source checkout")
+    if args.name not in available:
+        raise _Usage(f"unknown benchmark {args.name!r}; choose one of {', '.join(available)}")
+    spec = importlib.util.spec_from_file_location(f"bench_{args.name}", folder / f"bench_{args.name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(args.options)
 
 
 def _figures(args) -> int:
