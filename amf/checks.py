@@ -128,6 +128,10 @@ class Context:
         """``s_{k+1}``."""
         return float(self.singular_values[self.k])
 
+    @functools.cached_property
+    def bounds(self) -> dict[str, float | None]:
+        return bounds(self.graph, self.s_next, self.unit_tolerance)
+
     def random_encoders(self, name: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Random ``(f_V, f_L)`` drawn for purpose ``name``."""
         n_v, n_l = self.graph.shape
@@ -430,13 +434,16 @@ def phi_at_most_2alpha(ctx: Context) -> Check | Skipped:
     return _check("phi_le_2alpha", phi - 2 * alpha, IDENTITY_TOL, f"phi = {phi:.6g} <= 2 alpha = {2 * alpha:.6g}")
 
 
-def bounds(graph: CoOccurrence, s_next: float) -> dict[str, float | None]:
-    """The T4 bounds at ``s_{k+1}``: ``rigorous_phi = 2 phi / (1 - s^2)``, ``rigorous_alpha = 4 alpha / (1 - s^2)``
-    (a bound only when every text is labeled) and the paper's form ``4 alpha / (1 - s^2) + 8 alpha`` (not
-    confirmed; reported beside the proved form). None where undefined (no labels, or ``s_{k+1} = 1``)."""
-    phi, alpha = downstream.phi(graph), downstream.alpha(graph)
+def bounds(graph: CoOccurrence, s_next: float, unit_tolerance: float) -> dict[str, float | None]:
+    """The T4 bounds at ``s_{k+1}``: ``rigorous_phi = 2 phi / (1 - s^2)`` and ``rigorous_alpha = 4 alpha / (1 - s^2)``
+    (proved), and the paper's form ``4 alpha / (1 - s^2) + 8 alpha`` (constants not confirmed; reported beside
+    the proved form). None where undefined: without the labels each needs (the alpha forms need every text
+    labeled: with unlabeled texts ``4 alpha / (1 - s^2)`` is no bound), or when ``s_{k+1}`` is 1 up to
+    ``unit_tolerance`` (no spectral gap: more components than ``k``, say)."""
+    phi = downstream.phi(graph)
+    alpha = downstream.alpha(graph) if downstream.all_texts_labeled(graph) else None
     gap = 1.0 - s_next**2
-    defined = gap > 0
+    defined = s_next < 1.0 - unit_tolerance
     return {
         "rigorous_phi": 2 * phi / gap if defined and phi is not None else None,
         "rigorous_alpha": 4 * alpha / gap if defined and alpha is not None else None,
@@ -458,10 +465,10 @@ def bound_rigorous_alpha(ctx: Context) -> Check | Skipped:
 
 def _bound_check(ctx: Context, key: str, formula: str) -> Check | Skipped:
     name = f"bound_{key}"
-    bound = bounds(ctx.graph, ctx.s_next)[key]
+    bound = ctx.bounds[key]
     if bound is None:
-        why = "s_{k+1} = 1: no spectral gap" if ctx.s_next >= 1.0 else "needs labels"
-        return Skipped(name, why)
+        gapless = ctx.s_next >= 1.0 - ctx.unit_tolerance
+        return Skipped(name, "s_{k+1} = 1: no spectral gap" if gapless else "needs labels")
     error = downstream.probe_error_ls(ctx.graph, ctx.solution.f_images)
     vacuous = " (vacuous: bound >= 1)" if bound >= 1 else ""
     return _check(name, error - bound, IDENTITY_TOL, f"E_LS = {error:.6g} <= {formula} = {bound:.6g}{vacuous}")

@@ -2,7 +2,8 @@
 
 - ``alpha = sum_ij P_ij 1[y_V(i) != y_L(j)]`` over labeled texts: image–text label disagreement;
 - ``phi = sum_ii' A_V(i, i') 1[y_V(i) != y_V(i')] = 1 - sum_j sum_c P_cj^2 / p_L(j)``, with ``P_cj`` the mass
-  of class-``c`` images on text ``j``: disagreement of text-induced pairs;
+  of class-``c`` images on text ``j``: disagreement of text-induced pairs (summed as
+  ``sum_jc P_cj (p_L(j) - P_cj) / p_L(j)``, nonnegative terms);
 - the least-squares probe ``B* = argmin_B sum_i p_V(i) ||f_V(i)^T B - e_{y_V(i)}||^2`` solved through the
   ``k x k`` normal equations, and its ``p_V``-weighted error ``E_LS``.
 """
@@ -35,9 +36,10 @@ def phi(graph: CoOccurrence) -> float | None:
     """Disagreement ``phi`` of text-induced image pairs; None without image labels."""
     if graph.image_labels is None:
         return None
-    class_text_mass = class_indicator(graph.image_labels).T @ graph.joint  # P_cj, C x N_L
-    agree = np.asarray((class_text_mass.multiply(class_text_mass)).sum(axis=0)).ravel() / graph.p_texts
-    return float(1.0 - agree.sum())
+    mass = sp.coo_array(class_indicator(graph.image_labels).T @ graph.joint)  # P_cj, C x N_L
+    text_mass = np.bincount(mass.col, weights=mass.data, minlength=graph.n_texts)  # sum_c P_cj = p_L(j)
+    # phi = sum_j sum_c P_cj (p_L(j) - P_cj) / p_L(j): every term >= 0, no cancellation near phi = 0
+    return float(np.sum(mass.data * (text_mass[mass.col] - mass.data) / text_mass[mass.col]))
 
 
 def all_texts_labeled(graph: CoOccurrence) -> bool:

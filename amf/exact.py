@@ -11,6 +11,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from amf.operator import DenseOperator
 from amf.solution import SVDResult, certify_svd
@@ -38,7 +39,7 @@ def exact_svd(matrix, k: int, *, tol: float | None = None, dtype=None) -> SVDRes
         raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
     if not jnp.issubdtype(matrix.dtype, jnp.floating):
         matrix = matrix.astype(jnp.float64)
-    if not 1 <= k <= min(matrix.shape):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= min(matrix.shape):
         raise ValueError(f"k must satisfy 1 <= k <= min(m, n) = {min(matrix.shape)}, got {k}")
     tol = default_tolerance(matrix.dtype) if tol is None else float(tol)
     u, s, vt = _truncated_svd(matrix, k)

@@ -11,7 +11,7 @@ import numpy as np
 import scipy
 
 from amf import __version__, downstream
-from amf.checks import Context, bounds, run_checks
+from amf.checks import Context, run_checks
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Solution
 from amf.solve import solve
@@ -61,6 +61,7 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         eigenvalues = ctx.abar_eigen[0]
     else:  # Rayleigh quotients u_i^T Abar_V u_i; the eigen-residual check bounds their error
         eigenvalues = np.sum(ctx.u * text_induced_matmat(graph, ctx.u), axis=0)
+    eigenvalues = np.pad(eigenvalues, (0, solution.k + 1 - len(eigenvalues)))  # top k+1, zeros past N_V
     phi, alpha = downstream.phi(graph), downstream.alpha(graph)
     report = {
         "amf_version": __version__,
@@ -81,7 +82,7 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         "alpha": alpha,
         "phi": phi,
         "probe_error_ls": downstream.probe_error_ls(graph, solution.f_images),
-        "bounds": bounds(graph, ctx.s_next),
+        "bounds": dict(ctx.bounds),
         "bounds_note": (
             "rigorous_phi and rigorous_alpha are the proved bounds E_LS <= 2 phi/(1-s_{k+1}^2) <= 4 alpha/(1-s_{k+1}^2); "
             "paper_form = 4 alpha/(1-s_{k+1}^2) + 8 alpha is the paper's stated shape, constants not confirmed"

@@ -24,7 +24,8 @@ class SVDCertificate:
     - ``residual_left[i] = ||A v_i - s_i u_i|| / s_1``, ``residual_right[i] = ||A^T u_i - s_i v_i|| / s_1``, ``(r,)``;
     - ``orthonormality = max(||U^T U - I||_max, ||V^T V - I||_max)``;
     - ``iterations`` and ``matvecs`` spent (products with a block count once per column);
-    - ``converged``: every residual ``<= tolerance``.
+    - ``converged``: every residual ``<= tolerance`` and ``orthonormality <= max(tolerance, 1e4 eps)`` (a
+      repeated triplet has zero residuals but is no SVD).
     """
 
     residual_left: np.ndarray
@@ -94,7 +95,11 @@ def certify_svd(
         iterations=int(iterations),
         matvecs=int(matvecs) + 2 * int(s.shape[0]),
         tolerance=float(tolerance),
-        converged=bool(np.all(left <= tolerance) and np.all(right <= tolerance)),
+        converged=bool(
+            np.all(left <= tolerance)
+            and np.all(right <= tolerance)
+            and float(ortho) <= max(tolerance, 1e4 * float(jnp.finfo(s.dtype).eps))
+        ),
     )
     return SVDResult(np.asarray(u), np.asarray(s), np.asarray(vt), certificate)
 

@@ -33,8 +33,15 @@ def spectral_svd(graph: CoOccurrence, rank: int, *, solver: str, dtype: str, see
 
 
 def encoders_from_svd(graph: CoOccurrence, svd: SVDResult, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical minimizer from the top ``k`` triplets: ``f_V = D_V^{-1/2} U_k S_k^{1/2}``, same for ``f_L``."""
-    root = np.sqrt(np.asarray(svd.s[:k], dtype=np.float64))
+    """Canonical minimizer from the top ``k`` triplets: ``f_V = D_V^{-1/2} U_k S_k^{1/2}``, same for ``f_L``.
+
+    Singular values at round-off level (``<= 1e3 eps s_1`` in the solver's dtype) are exact zeros of ``Pn``
+    computed inexactly; their encoder columns are set to 0 rather than ``sqrt(round-off)`` times an arbitrary
+    null vector, so ``col(f_V)`` is the well-determined part of the subspace.
+    """
+    s = np.asarray(svd.s[:k], dtype=np.float64)
+    roundoff = 1e3 * np.finfo(svd.s.dtype).eps * float(svd.s[0])
+    root = np.sqrt(np.where(s <= roundoff, 0.0, s))
     f_images = np.asarray(svd.u[:, :k], dtype=np.float64) * root / np.sqrt(graph.p_images)[:, None]
     f_texts = np.asarray(svd.vt[:k].T, dtype=np.float64) * root / np.sqrt(graph.p_texts)[:, None]
     return f_images, f_texts
