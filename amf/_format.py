@@ -46,3 +46,25 @@ def format_report(report: dict) -> str:
     skipped = [f"  skipped {c['name']}: {c['reason']}" for c in report["skipped_checks"]]
     checks = table(["check", "value", "tolerance", "verdict"], rows)
     return "\n".join([head, labels, "", checks, *skipped, verdict])
+
+
+def format_training(report: dict) -> str:
+    """Summary of a gradient solver's report: the measures against the exact minimizer and the verdict."""
+    g, c = report["graph"], report["certificate"]
+    rows = [
+        ["loss", report["loss_at_solution"]],
+        ["loss_min (-sum s_i^2)", report["loss_min"]],
+        ["relative loss gap", report["loss_gap"]],
+        ["subspace distance to span(U_k)", report["subspace_distance"]],
+        ["probe error E_LS", report["probe_error_ls"]],
+        ["probe error of the exact minimizer", report["probe_error_optimal"]],
+        ["steps", c["iterations"]],
+    ]
+    verdict = "converged" if report["passed"] else "NOT CONVERGED"
+    return "\n".join([
+        f"graph: {g['n_images']} images x {g['n_texts']} texts, {g['nnz']} edges; solver {report['solver']} "
+        f"({report['dtype']}), k = {report['k']}, seed {report['seed']}",
+        table(["measure", "value"], rows),
+        f"criterion: {c['criterion']}",
+        verdict,
+    ])

@@ -44,10 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--dense-limit", type=int, default=None, help="largest max(N_V,N_L)^2 for dense checks")
     ver.set_defaults(handler=_verify)
 
-    solve = sub.add_parser("solve", help="factorize with one solver; write embeddings and a report")
+    solve = sub.add_parser("solve", help="factorize with one solver; write embeddings, curve and a report")
     _graph_args(solve)
-    solve.add_argument("--solver", choices=("exact", "krylov"), default="exact")
+    solve.add_argument("--solver", choices=("exact", "krylov", "gd", "sgd", "infonce"), default="exact")
     solve.add_argument("--out", default="amf-out/solve", help="output folder")
+    train = solve.add_argument_group("gradient solvers (gd, sgd, infonce); defaults per solver in amf.gradient")
+    train.add_argument("--steps", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--schedule", choices=("constant", "cosine", "step"))
+    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
+    train.add_argument("--tau", type=float, help="InfoNCE temperature")
+    train.add_argument("--normalize", action=argparse.BooleanOptionalAction, help="InfoNCE: L2-normalize embeddings")
     solve.set_defaults(handler=_solve)
     bench = sub.add_parser(
         "bench", help="run a benchmark from the checkout's benchmarks/ folder (peers timed in the same run)"
@@ -134,15 +142,30 @@ def _verify(args) -> int:
     return 0 if report["passed"] else 1
 
 
+GRADIENT_OPTIONS = ("steps", "batch_size", "lr", "schedule", "optimizer", "tau", "normalize")
+
+
 def _solve(args) -> int:
-    from amf._format import format_report
-    from amf.report import verify
+    from amf._format import format_report, format_training
+    from amf.report import training_report, verify
+    from amf.solve import solve
 
     graph = _load(args)
-    report, solution = verify(graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed)
-    _write_results(Path(args.out), report, solution)
-    print(format_report(report))
-    print(f"results written to {args.out}/")
+    out = Path(args.out)
+    options = {name: getattr(args, name) for name in GRADIENT_OPTIONS if getattr(args, name) is not None}
+    if args.solver in ("exact", "krylov"):
+        if options:
+            raise _Usage(f"--{next(iter(options)).replace('_', '-')} applies to gradient solvers only")
+        report, solution = verify(graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed)
+        text = format_report(report)
+    else:
+        solution = solve(graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed, **options)
+        settings = {"solver": args.solver, "k": args.k, "dtype": args.dtype, "seed": args.seed, **options}
+        report = training_report(graph, solution, seed=args.seed, settings=settings)
+        text = format_training(report)
+    _write_results(out, report, solution)
+    print(text)
+    print(f"results written to {out}/")
     return 0 if report["passed"] else 1
 
 
@@ -152,28 +175,37 @@ def _write_results(out: Path, report: dict, solution) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "embeddings.npz", suffix=".npz") as tmp:
         np.savez_compressed(tmp, f_images=solution.f_images, f_texts=solution.f_texts)
+    if solution.curve is not None:
+        with atomic_write(out / "curve.npz", suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **{name: np.asarray(v) for name, v in solution.curve.items()})
     write_json(out / "report.json", report)
 
 
 def _demo(args) -> int:
     import synthetic
-    from amf._format import format_report
+    from amf._format import format_report, format_training
     from amf.graph import CoOccurrence
-    from amf.report import verify
-    from amf.solve import spectral_svd
+    from amf.report import training_report, verify
+    from amf.solve import solve, spectral_svd
     from figures import spectrum
 
     out = Path(args.out)
     edges = synthetic.generate(DEMO_MODEL, seed=args.seed, **DEMO_PARAMS)
     graph = CoOccurrence.from_edges(edges)
     print(f"default graph: {DEMO_MODEL} model {DEMO_PARAMS}, seed {args.seed}")
-    report, solution = verify(graph, args.k, seed=args.seed)
+    report, exact = verify(graph, args.k, seed=args.seed)
     report["graph"]["model"] = {"name": DEMO_MODEL, "params": edges.params}
     report["spectrum"] = spectral_svd(graph, min(4 * args.k, min(graph.shape)), solver="exact", dtype="float64").s.tolist()
-    _write_results(out, report, solution)
+    descent = solve(graph, args.k, solver="gd", seed=args.seed, reference=exact.svd)
+    trained = training_report(graph, descent, seed=args.seed, settings={"solver": "gd", "k": args.k})
+    report["gradient_descent"] = trained
+    report["passed"] = report["passed"] and trained["passed"]
+    _write_results(out, report, exact)
     graph.save(out / "graph.npz")
     spectrum.plot(report, out / "spectrum.png")
     print(format_report(report))
+    print("\ngradient descent on the population loss, against the exact minimizer:")
+    print(format_training(trained))
     print(f"results written to {out}/ (report.json, embeddings.npz, graph.npz, spectrum.png)")
     return 0 if report["passed"] else 1
 

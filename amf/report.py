@@ -99,6 +99,32 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
     return json_safe(report)
 
 
+def training_report(graph: CoOccurrence, solution: Solution, *, seed: int, settings: dict) -> dict:
+    """Report of a gradient solver's ``solution``: its convergence certificate against the exact minimizer
+    (loss, ``loss_min``, loss gap, subspace distance, probe errors, the criterion and verdict), the settings,
+    and the environment."""
+    cert = solution.certificate
+    report = {
+        "amf_version": __version__,
+        "solver": solution.solver,
+        "dtype": solution.dtype,
+        "k": solution.k,
+        "graph": {"n_images": graph.n_images, "n_texts": graph.n_texts, "nnz": graph.nnz},
+        "singular_values": np.asarray(solution.svd.s).tolist() if solution.svd is not None else None,
+        "loss_at_solution": cert.loss,
+        "loss_min": cert.loss_min,
+        "loss_gap": cert.loss_gap,
+        "subspace_distance": cert.subspace_distance,
+        "probe_error_ls": cert.probe_error,
+        "probe_error_optimal": cert.probe_error_optimal,
+        "certificate": cert.as_dict(),
+        "settings": settings,
+        "passed": bool(cert.converged),
+    }
+    report.update(environment(seed, solution.dtype))
+    return json_safe(report)
+
+
 def json_safe(obj):
     """Replace non-finite floats by None and numpy scalars by Python ones, so the report is strict JSON."""
     if isinstance(obj, dict):

@@ -14,6 +14,8 @@ from amf.graph import CoOccurrence
 from amf.solution import Solution, SVDResult
 
 SPECTRAL_SOLVERS = ("exact", "krylov")
+GRADIENT_SOLVERS = ("gd", "sgd", "infonce")
+SOLVERS = SPECTRAL_SOLVERS + GRADIENT_SOLVERS
 DTYPES = ("float32", "float64")
 
 
@@ -56,14 +58,25 @@ def check_k(graph: CoOccurrence, k) -> int:
 
 
 def solve(
-    graph: CoOccurrence, k: int, *, solver: str = "exact", dtype: str = "float64", seed: int = 0, tol=None
+    graph: CoOccurrence, k: int, *, solver: str = "exact", dtype: str = "float64", seed: int = 0, tol=None, **options
 ) -> Solution:
-    """Factorize ``Pn`` at rank ``k`` with ``solver`` (one of `SPECTRAL_SOLVERS`) in ``dtype``."""
+    """Factorize ``Pn`` at rank ``k`` with ``solver`` (one of `SOLVERS`) in ``dtype``.
+
+    Spectral solvers (`SPECTRAL_SOLVERS`) return the canonical Eckart–Young minimizer with an `SVDCertificate`;
+    gradient solvers (`GRADIENT_SOLVERS`, options as in `amf.gradient.train`) return trained encoders with a
+    `amf.convergence.TrainingCertificate` measured against the exact minimizer.
+    """
     k = check_k(graph, k)
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if solver not in SPECTRAL_SOLVERS:
-        raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SPECTRAL_SOLVERS)}")
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    if solver in GRADIENT_SOLVERS:
+        from amf.gradient import train
+
+        return train(graph, k, solver=solver, dtype=dtype, seed=seed, **options)
+    if options:
+        raise InputError(f"options {', '.join(sorted(options))} apply to gradient solvers, not {solver!r}")
     rank = min(k + 1, min(graph.shape) - (solver == "krylov"))
     svd = spectral_svd(graph, rank, solver=solver, dtype=dtype, seed=seed, tol=tol)
     f_images, f_texts = encoders_from_svd(graph, svd, k)

@@ -120,3 +120,22 @@ def test_figures_quick_writes_results_and_png(tmp_path, capsys):
     assert gaps == sorted(gaps) and result["points"][0]["rigorous_phi"] > 1 > result["points"][-1]["rigorous_phi"]
     assert (tmp_path / "diversity.png").stat().st_size > 0
     assert main(["figures", "--only", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_solve_gd_writes_curve_and_converges(graph_file, tmp_path):
+    import amf
+
+    assert main(["solve", str(graph_file), "--k", "3", "--solver", "gd", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["passed"] and abs(report["loss_gap"]) <= 1e-6 and report["subspace_distance"] <= 1e-4
+    with np.load(tmp_path / "curve.npz") as curve:
+        assert len(curve["step"]) == len(curve["loss"]) > 0
+    with np.load(tmp_path / "embeddings.npz") as data:
+        loss = float(amf.mmcl_loss(CoOccurrence.load(graph_file).joint_arrays(), data["f_images"], data["f_texts"]))
+    assert loss == pytest.approx(report["loss_at_solution"], rel=1e-10)
+
+
+def test_solve_rejects_gradient_options_for_spectral_solvers(graph_file, tmp_path, capsys):
+    assert main(["solve", str(graph_file), "--k", "3", "--steps", "10", "--out", str(tmp_path / "x")]) == 2
+    assert "--steps applies to gradient solvers only" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
