@@ -77,7 +77,12 @@ def solve(
         return train(graph, k, solver=solver, dtype=dtype, seed=seed, **options)
     if options:
         raise InputError(f"options {', '.join(sorted(options))} apply to gradient solvers, not {solver!r}")
-    rank = min(k + 1, min(graph.shape) - (solver == "krylov"))
+    rank = min(k + 1, min(graph.shape))
+    if solver == "krylov" and rank >= min(graph.shape):
+        raise InputError(
+            f"the krylov solver needs k + 1 < min(N_V, N_L) = {min(graph.shape)} (it computes k + 1 triplets), "
+            f"got k = {k}; use the exact solver"
+        )
     svd = spectral_svd(graph, rank, solver=solver, dtype=dtype, seed=seed, tol=tol)
     f_images, f_texts = encoders_from_svd(graph, svd, k)
     return Solution(f_images, f_texts, solver=solver, dtype=dtype, certificate=svd.certificate, svd=svd)

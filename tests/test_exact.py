@@ -243,18 +243,14 @@ def test_solve_accepts_numpy_integer_k():
     assert solve(graph, np.int64(9)).k == 9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="amf/solve.py solve: for solver='krylov' rank = min(k + 1, min(N_V, N_L) - 1), which is k - 1 "
-    "when k = min(N_V, N_L), so the solution has k - 1 columns while check_k accepted k",
-)
-def test_krylov_full_rank_k_gives_k_columns():
-    pytest.importorskip("amf.krylov")
+def test_krylov_refuses_k_it_cannot_certify():
+    """krylov computes k + 1 triplets and needs k + 1 < min(N_V, N_L): a larger k is refused, not truncated."""
     n_v, n_l = SHAPES[0]
     rows, cols = np.nonzero(np.ones((n_v, n_l)))
     weights = np.random.default_rng(2).uniform(0.1, 2.0, len(rows))
     graph = CoOccurrence.from_arrays(rows, cols, weights, (n_v, n_l))
     k = min(n_v, n_l)
-    solution = solve(graph, k, solver="krylov")
-    assert solution.f_images.shape == (n_v, k)
+    for bad in (k - 1, k):
+        with pytest.raises(InputError, match="krylov solver needs k \\+ 1 < min"):
+            solve(graph, bad, solver="krylov")
+    assert solve(graph, k - 2, solver="krylov").f_images.shape == (n_v, k - 2)
