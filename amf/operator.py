@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from amf._linalg import matmul
+from amf._sparse import JaggedRows, jagged_rows
 
 
 @runtime_checkable
@@ -62,32 +63,43 @@ class DenseOperator:
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class SparseOperator:
-    """A sparse ``m x n`` matrix in coordinate form, ``A[rows[e], cols[e]] = values[e]``.
+    """A sparse ``m x n`` matrix held twice, as ``A`` and as ``A^T``, each in split-row jagged-diagonal form.
 
-    Products use the gather + ``segment_sum`` formulation: ``(A X)[i] = sum_{e: rows[e] = i} values[e] X[cols[e]]``.
-    Entries are sorted by row, which lets XLA use sorted segment sums for ``matmat``.
+    Both products are then fused gathers with no scatter (`amf._sparse`): ``matmat`` reads ``forward`` (the
+    rows of ``A``), ``rmatmat`` reads ``backward`` (the rows of ``A^T``). Memory: twice the CSR size.
+    Build one with `sparse_operator`. Measured against the alternatives in `amf._sparse` (``KERNEL_TABLE``):
+    on a 2-core CPU it is 1.7-2x faster than BCOO and than gather + ``segment_sum`` for blocks of 8-32 columns
+    and within 1.2-1.7x of scipy's (single-threaded, host-only) CSR kernel; the same code runs on a GPU.
     """
 
-    rows: jax.Array
-    cols: jax.Array
-    values: jax.Array
+    forward: JaggedRows
+    backward: JaggedRows
     shape: tuple[int, int] = dataclasses.field(metadata=dict(static=True))
 
     @property
     def dtype(self):
-        return self.values.dtype
+        return self.forward.values.dtype
+
+    @property
+    def nnz(self) -> int:
+        return int(self.forward.values.shape[0])
 
     def matmat(self, x: jax.Array) -> jax.Array:
-        contrib = self.values[:, None] * x[self.cols]
-        return jax.ops.segment_sum(contrib, self.rows, num_segments=self.shape[0], indices_are_sorted=True)
+        return self.forward.matmat(x)
 
     def rmatmat(self, y: jax.Array) -> jax.Array:
-        contrib = self.values[:, None] * y[self.rows]
-        return jax.ops.segment_sum(contrib, self.cols, num_segments=self.shape[1])
+        return self.backward.matmat(y)
+
+    def astype(self, dtype) -> "SparseOperator":
+        """The same matrix with values of ``dtype``."""
+        return SparseOperator(
+            dataclasses.replace(self.forward, values=self.forward.values.astype(dtype)),
+            dataclasses.replace(self.backward, values=self.backward.values.astype(dtype)),
+            self.shape,
+        )
 
     def todense(self) -> jax.Array:
-        dense = jnp.zeros(self.shape, self.values.dtype)
-        return dense.at[self.rows, self.cols].add(self.values)
+        return self.forward.matmat(jnp.eye(self.shape[1], dtype=self.dtype))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,14 +119,13 @@ class FunctionOperator:
 
 
 def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None) -> SparseOperator:
-    """``SparseOperator`` from a scipy sparse matrix (entries sorted by row, duplicates summed)."""
-    coo = sp.coo_array(sp.csr_array(matrix))
-    dtype = np.dtype(dtype or coo.dtype)
+    """``SparseOperator`` from a scipy sparse matrix (duplicates summed; ``dtype`` defaults to the matrix's)."""
+    csr = sp.csr_array(matrix)
+    dtype = np.dtype(dtype or csr.dtype)
     return SparseOperator(
-        rows=jnp.asarray(coo.row, dtype=jnp.int32 if coo.shape[0] < 2**31 else jnp.int64),
-        cols=jnp.asarray(coo.col, dtype=jnp.int32 if coo.shape[1] < 2**31 else jnp.int64),
-        values=jnp.asarray(coo.data, dtype=dtype),
-        shape=tuple(int(n) for n in coo.shape),
+        forward=jagged_rows(csr, dtype),
+        backward=jagged_rows(csr.T, dtype),
+        shape=tuple(int(n) for n in csr.shape),
     )
 
 

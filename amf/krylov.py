@@ -1,0 +1,404 @@
+"""Matrix-free top-k SVD: block Lanczos with thick restart on the normal operator, certified by residuals.
+
+``topk_svd(A, k)`` returns the ``k`` largest singular triplets of an ``m x n`` operator ``A`` that is only
+available through products ``A X`` and ``A^T Y`` (`amf.operator`), stopping when every triplet's relative
+residual ``||A v_i - s_i u_i|| / s_1`` and ``||A^T u_i - s_i v_i|| / s_1`` is below ``tol``.
+
+Algorithm
+---------
+Block Lanczos with thick restart (TRLan / Krylov–Schur for a symmetric matrix) applied to the *normal operator*
+``M = A^T A`` (or ``A A^T`` when ``m < n``: the basis lives on the smaller side), then one Rayleigh–Ritz step
+that recovers the other factor:
+
+1. A cycle extends an orthonormal basis ``V = [Y_keep | V_0 | V_1 | ... | V_s]`` (``N x (keep + s b)``,
+   ``N = min(m, n)``) by ``s`` block steps ``W = M V_j``, each fully re-orthogonalized against the basis;
+   ``T = V^T M V`` (dense ``p x p``, ``p = keep + s b``) is filled from the orthogonalization coefficients.
+2. ``T = Y Theta Y^T``; Ritz values ``theta_i = s_i^2``. The Lanczos relation ``M V = V T + V_{s+1} R E^T`` gives
+   each Ritz pair's residual ``||M y_i - theta_i y_i|| = ||R E^T y_i||`` for free (no product with ``A``).
+3. Stop when ``||R E^T y_i|| <= tol s_1 s_i / 2`` for ``i <= k`` (that is the right residual of the triplet after
+   step 5, with a safety factor 2); else restart: keep the top ``keep`` Ritz vectors and the residual block
+   ``V_{s+1}`` (the relation stays exact), and run the next cycle.
+4. Orthogonalization (per MEASUREMENTS.md LAPACK's tall QR is the slow path on a CPU): block classical
+   Gram–Schmidt run twice, interleaved with Gram-based intra-block orthonormalization — the first pass is
+   followed by an SVQB step (eigen-decomposition of the ``b x b`` Gram; rank-deficient directions, as after
+   a "happy breakdown", are replaced by random vectors), the second by Cholesky-QR2. Only products with
+   the ``N x p`` basis (GEMMs) and ``b x b`` factorizations; no tall QR.
+5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R`` (Cholesky-QR2), ``R = X S Z^T``,
+   giving ``u = Q X``, ``s = S``, ``v = V_k Z`` with ``A v = s u`` to round-off.
+
+Why this method: the spectra this project meets (``s_1 = 1``, clusters near 1, a gap after the number of
+classes, then a dense bulk edge) need a Krylov method — subspace or Chebyshev iteration spends many more
+products — and on this 2-core CPU the products cost about as much per column as orthogonalizing against a
+basis of ~100 vectors (MEASUREMENTS.md). Lanczos on the normal operator keeps **one** basis, so full
+re-orthogonalization costs half of Golub–Kahan bidiagonalization's two bases; a block (default ``b`` below)
+turns that work into GEMMs and finds up to ``b`` copies of a repeated singular value (``s = 1`` has the
+multiplicity of the number of connected components); thick restart bounds the memory at ``N (p + b)``.
+Randomized block Krylov (Musco–Musco) needs blocks of ``k`` or more columns and no restart, so far more products
+and memory for the same residual. The price of the normal operator is the squared spectrum: triplets with
+``s_i / s_1`` below ``~ sqrt(eps / tol)`` cannot reach ``tol`` (irrelevant for the top of ``Pn``; see
+`topk_svd`). The whole solve is one jitted ``lax.while_loop`` over cycles (static shapes: it compiles once per
+operator structure, ``k``, block and dtype) with no host synchronization until it returns.
+
+Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); block ``b = clip(k, 8, 32)``; keep ``k + b`` Ritz vectors
+(at least ``k + 8``); ``s`` block steps per cycle with ``s b >= keep``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from amf._linalg import matmul
+from amf.operator import DenseOperator, FunctionOperator, Operator, SparseOperator, as_operator
+from amf.solution import SVDResult, certify_svd
+
+__all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan"]
+
+_DEFAULT_TOL = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 1e-4}
+
+
+def default_tolerance(dtype) -> float:
+    """Default residual tolerance: 1e-8 for float64, 1e-4 for float32."""
+    return _DEFAULT_TOL[np.dtype(dtype)]
+
+
+@dataclasses.dataclass(frozen=True)
+class KrylovPlan:
+    """Static sizes of one solve: ``k`` wanted, block ``block``, ``keep`` Ritz vectors kept at a restart, ``steps``
+    block steps per cycle (basis ``p = keep + steps * block`` plus one residual block), ``side`` the basis side
+    (``"right"``: ``N = n``, ``M = A^T A``; ``"left"``: ``N = m``, ``M = A A^T``)."""
+
+    k: int
+    block: int
+    keep: int
+    steps: int
+    side: str
+    dim: int
+
+    @property
+    def basis(self) -> int:
+        return self.keep + self.steps * self.block
+
+    @property
+    def dense(self) -> bool:
+        """Too small for a restarted Krylov basis: solved by a dense SVD of ``A`` built from products."""
+        return self.basis + self.block > self.dim
+
+
+def plan(shape: tuple[int, int], k: int, block_size: int | None = None) -> KrylovPlan:
+    """The `KrylovPlan` `topk_svd` uses for an ``m x n`` operator (defaults in the module docstring)."""
+    m, n = shape
+    side = "right" if n <= m else "left"
+    dim = min(m, n)
+    block = int(block_size) if block_size is not None else int(np.clip(k, 8, 32))
+    keep = k + max(block, 8)
+    steps = max(2, -(-keep // block))
+    return KrylovPlan(k=k, block=block, keep=keep, steps=steps, side=side, dim=dim)
+
+
+# ---- validation ------------------------------------------------------------------------------------------
+
+
+def _check_int(name: str, value, low: int, high: int | None = None, high_text: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"{low} <= {name}" + (f" <= {high_text or high}" if high is not None else "")
+        raise ValueError(f"{name} must satisfy {bound}, got {value}")
+    return int(value)
+
+
+def _check_dtype(dtype):
+    if dtype is None:
+        return None
+    dtype = np.dtype(dtype)
+    if dtype not in _DEFAULT_TOL:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if dtype == np.float64 and not jax.config.read("jax_enable_x64"):
+        raise ValueError("dtype float64 needs jax_enable_x64 (import amf, or jax.config.update('jax_enable_x64', True))")
+    return dtype
+
+
+def _as_typed_operator(matrix, dtype):
+    """`as_operator`, then cast a dense or sparse operator to ``dtype``; the solver's dtype."""
+    if isinstance(matrix, tuple):
+        raise ValueError("matrix: pass a (matmat, rmatmat) pair as FunctionOperator(matmat, rmatmat, shape, dtype)")
+    op = as_operator(matrix, dtype)
+    op_dtype = np.dtype(op.dtype)
+    if not np.issubdtype(op_dtype, np.floating) or op_dtype not in _DEFAULT_TOL:
+        target = dtype or (np.dtype(np.float64) if jax.config.read("jax_enable_x64") else np.dtype(np.float32))
+    else:
+        target = dtype or op_dtype
+    if isinstance(op, DenseOperator) and op.dtype != target:
+        op = DenseOperator(op.matrix.astype(target))
+    elif isinstance(op, SparseOperator) and op.dtype != target:
+        op = op.astype(target)
+    return op, np.dtype(target)
+
+
+# ---- orthogonalization -------------------------------------------------------------------------------------
+
+
+def _cholqr(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``x = q r`` by one Cholesky-QR pass (``x`` near-orthonormal columns): Gram, Cholesky, ``q = x r^{-1}``."""
+    gram = matmul(x.T, x)
+    b = gram.shape[0]
+    eps = jnp.finfo(x.dtype).eps
+    gram = gram + (eps * jnp.trace(gram) / b) * jnp.eye(b, dtype=x.dtype)
+    r = jnp.linalg.cholesky(gram).T  # upper triangular
+    r_inv = jax.scipy.linalg.solve_triangular(r, jnp.eye(b, dtype=x.dtype), lower=False)
+    return matmul(x, r_inv), r
+
+
+def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array):
+    """Orthonormalize the block ``w (N, b)`` against the rows of ``basis (c, N)`` (orthonormal) and itself.
+
+    Returns ``q (N, b)``, ``h (c, b)``, ``r (b, b)`` with ``w = basis^T h + q r`` to round-off, ``q`` orthonormal
+    and orthogonal to ``basis``. Block classical Gram–Schmidt, SVQB (``q1 = w1 z lambda^{-1/2}`` from the
+    eigen-decomposition of the ``b x b`` Gram; random vectors replace directions of ``w1`` that lie in the
+    basis to round-off), block classical Gram–Schmidt again, Cholesky-QR (twice when ``w1`` was
+    ill-conditioned). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
+    grows by ``||w|| / sigma_min(w1)`` per block step (measured: it reaches O(1) after ~40 steps).
+    """
+    c, n = basis.shape
+    b = w.shape[1]
+    dtype = w.dtype
+    eps = jnp.finfo(dtype).eps
+    scale = jnp.sqrt(jnp.max(jnp.sum(w * w, axis=0)))
+    h1 = matmul(basis, w)
+    w1 = w - matmul(basis.T, h1)
+    lam, z = jnp.linalg.eigh(matmul(w1.T, w1))
+    bad = lam <= (30.0 * np.sqrt(c + b) * eps * scale) ** 2
+    root = jnp.sqrt(jnp.where(bad, 1.0, lam))
+    q1 = matmul(w1, z / root)
+    r1 = jnp.where(bad, 0.0, root)[:, None] * z.T  # w1 = q1 r1 up to the dropped (round-off) directions
+
+    def replace(q1):
+        fresh = jax.random.normal(key, (n, b), dtype)
+        fresh = fresh - matmul(basis.T, matmul(basis, fresh))
+        fresh = fresh / jnp.linalg.norm(fresh, axis=0)
+        return jnp.where(bad[None, :], fresh, q1)
+
+    q1 = lax.cond(jnp.any(bad), replace, lambda q: q, q1)
+    h2 = matmul(basis, q1)
+    q2 = q1 - matmul(basis.T, h2)
+    q, r2 = _cholqr(q2)
+    # q1's loss of orthogonality is ~eps cond(w1)^2; past ~eps^(-1/4) one Cholesky-QR pass is not enough
+    ill = jnp.logical_or(jnp.any(bad), lam[0] < jnp.sqrt(eps) * lam[-1])
+    q, r3 = lax.cond(ill, _cholqr, lambda q: (q, jnp.eye(b, dtype=dtype)), q)
+    return q, h1 + matmul(h2, r1), matmul(matmul(r3, r2), r1)
+
+
+def _orthonormal_columns(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``x = q r`` with ``q`` orthonormal for a possibly ill-conditioned ``x (N, k)``: SVQB, then Cholesky-QR2.
+
+    Columns of ``x`` that are zero to round-off give zero columns of ``r`` (their ``q`` columns are arbitrary
+    unit vectors orthogonal to the rest).
+    """
+    gram = matmul(x.T, x)
+    lam, z = jnp.linalg.eigh(gram)
+    eps = jnp.finfo(x.dtype).eps
+    bad = lam <= (x.shape[1] * eps) ** 2 * jnp.max(lam)
+    root = jnp.sqrt(jnp.where(bad, 1.0, lam))
+    q1 = matmul(x, z / root)
+    # a deterministic filler for dropped directions: unit coordinate vectors, orthogonalized below
+    filler = jnp.eye(x.shape[0], x.shape[1], dtype=x.dtype)
+    q1 = jnp.where(bad[None, :], filler, q1)
+    r1 = jnp.where(bad, 0.0, root)[:, None] * z.T
+    q2, r2 = _cholqr(q1)
+    q, r3 = _cholqr(q2)
+    return q, matmul(matmul(r3, r2), r1)
+
+
+# ---- the solver ------------------------------------------------------------------------------------------
+
+
+def _normal(op: Operator, side: str, x: jax.Array) -> jax.Array:
+    if side == "right":
+        y = op.rmatmat(op.matmat(x))
+    else:
+        y = op.matmat(op.rmatmat(x))
+    return y.astype(x.dtype)
+
+
+def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPlan, dtype):
+    """Thick-restart block Lanczos on ``M`` (module docstring steps 1-3). Returns the top ``k`` Ritz vectors as
+    rows ``(k, N)``, Ritz values, residual estimates, cycles run."""
+    k, b, keep, steps, n_dim = plan_.k, plan_.block, plan_.keep, plan_.steps, plan_.dim
+    p = plan_.basis
+    start_key, loop_key = jax.random.split(key)
+    start = jax.random.normal(start_key, (n_dim, b), dtype)
+    start, _ = _orthonormal_columns(start)
+    basis = jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T)
+    theta = jnp.zeros((keep,), dtype)
+    resid = jnp.full((k,), jnp.inf, dtype)
+
+    def cycle(state):
+        basis, theta, _, it, _ = state
+        cycle_key = jax.random.fold_in(loop_key, it)
+        t = jnp.zeros((p, p), dtype).at[jnp.arange(keep), jnp.arange(keep)].set(theta)
+        r = None
+        for j in range(steps):
+            c = keep + j * b
+            w = _normal(op, plan_.side, basis[c : c + b].T)
+            q, h, r = _orthonormalize(basis[: c + b], w, jax.random.fold_in(cycle_key, j))
+            basis = basis.at[c + b : c + 2 * b].set(q.T)
+            t = t.at[: c + b, c : c + b].set(h)
+        upper = jnp.triu(t)
+        t = upper + jnp.triu(t, 1).T
+        theta_all, y = jnp.linalg.eigh(t)
+        theta_all, y = theta_all[::-1], y[:, ::-1]
+        resid = jnp.linalg.norm(matmul(r, y[p - b :, :k]), axis=0)
+        kept = matmul(y[:, :keep].T, basis[:p])
+        basis = basis.at[:keep].set(kept).at[keep : keep + b].set(basis[p : p + b])
+        theta_new = theta_all[:keep]
+        return basis, theta_new, resid, it + 1, _converged(theta_new, resid)
+
+    def _converged(theta, resid):
+        s = jnp.sqrt(jnp.maximum(theta[:k], 0.0))
+        s1 = jnp.maximum(s[0], jnp.finfo(dtype).tiny)
+        floor = jnp.sqrt(jnp.asarray(tol, dtype)) * s1
+        return jnp.all(resid <= 0.5 * tol * s1 * jnp.maximum(s, floor))
+
+    def keep_going(state):
+        return jnp.logical_and(state[3] < max_iterations, jnp.logical_not(state[4]))
+
+    state = (basis, theta, resid, jnp.asarray(0, jnp.int32), jnp.asarray(False))
+    basis, theta, resid, cycles, converged = lax.while_loop(keep_going, cycle, state)
+    return basis[:k], theta[:k], resid, cycles, converged
+
+
+def _finish(op: Operator, rows: jax.Array, side: str):
+    """Rayleigh–Ritz on the other side (module docstring step 5): ``(u, s, vt)`` from the basis side's vectors."""
+    vectors = rows.T  # (N, k)
+    if side == "right":
+        w = op.matmat(vectors).astype(vectors.dtype)  # A V (m, k)
+    else:
+        w = op.rmatmat(vectors).astype(vectors.dtype)  # A^T U (n, k)
+    q, r = _orthonormal_columns(w)
+    x, s, zt = jnp.linalg.svd(r)
+    other = matmul(q, x)
+    mine = matmul(vectors, zt.T)
+    if side == "right":
+        return other, s, mine.T
+    return mine, s, other.T
+
+
+@functools.partial(jax.jit, static_argnames=("static_op", "plan_", "dtype_name"))
+def _solve(dynamic_op, key, tol, max_iterations, *, static_op, plan_: KrylovPlan, dtype_name: str):
+    op = static_op if static_op is not None else dynamic_op
+    dtype = jnp.dtype(dtype_name)
+    rows, theta, resid, cycles, converged = _lanczos(op, key, tol, max_iterations, plan_, dtype)
+    u, s, vt = _finish(op, rows, plan_.side)
+    return u, s, vt, cycles
+
+
+@functools.partial(jax.jit, static_argnames=("static_op", "k", "dtype_name"))
+def _solve_dense(dynamic_op, *, static_op, k: int, dtype_name: str):
+    op = static_op if static_op is not None else dynamic_op
+    dtype = jnp.dtype(dtype_name)
+    m, n = op.shape
+    if n <= m:
+        dense = op.matmat(jnp.eye(n, dtype=dtype)).astype(dtype)
+    else:
+        dense = op.rmatmat(jnp.eye(m, dtype=dtype)).astype(dtype).T
+    u, s, vt = jnp.linalg.svd(dense, full_matrices=False)
+    return u[:, :k], s[:k], vt[:k]
+
+
+def _split(op):
+    """``(dynamic, static)``: operators whose leaves are all arrays travel as jit arguments (no recompile for new
+    values); others (e.g. `FunctionOperator`, which holds functions) are static, hashed by identity."""
+    leaves = jax.tree_util.tree_leaves(op)
+    if leaves and all(isinstance(x, (jax.Array, np.ndarray)) for x in leaves):
+        return op, None
+    return None, op
+
+
+def topk_svd(
+    matrix,
+    k: int,
+    *,
+    tol: float | None = None,
+    block_size: int | None = None,
+    max_iterations: int | None = None,
+    key: jax.Array | None = None,
+    dtype=None,
+    n_rows: int | None = None,
+) -> SVDResult:
+    """Top ``k`` singular triplets of ``matrix`` (``m x n``) by thick-restart block Lanczos (module docstring).
+
+    Parameters
+    ----------
+    matrix
+        A dense numpy/JAX array, a scipy sparse matrix, or any `amf.operator.Operator` (e.g.
+        ``FunctionOperator(matmat, rmatmat, shape, dtype)`` for a pair of jit-traceable functions).
+    k
+        Number of triplets, ``1 <= k < min(m, n)``.
+    tol
+        Relative residual tolerance (``> 0``): every triplet must have ``||A v_i - s_i u_i|| / s_1`` and
+        ``||A^T u_i - s_i v_i|| / s_1`` at most ``tol``. Default 1e-8 (float64), 1e-4 (float32). Triplets with
+        ``s_i / s_1 < ~sqrt(eps / tol)`` may not reach it (the normal operator squares the spectrum).
+    block_size
+        Block size ``b >= 1`` (default ``clip(k, 8, 32)``); at most ``b`` copies of an exactly repeated singular
+        value are found, so use ``b >= k`` when the top ``k`` may all be equal (a graph with more than ``k``
+        connected components has ``s = 1`` that often).
+    max_iterations
+        Maximum restart cycles (``>= 1``, default 1000); ``certificate.converged`` is False if it ran out.
+    key
+        PRNG key for the starting block (default ``jax.random.key(0)``).
+    dtype
+        float32 or float64; default: the input's (float64 for integer input).
+    n_rows
+        Keep only the first ``n_rows`` rows of ``u`` (an operator padded with zero rows, e.g. a sharded one).
+
+    Returns
+    -------
+    `SVDResult` with ``u (m, k)``, ``s (k,)`` descending, ``vt (k, n)`` and a certificate from
+    `amf.solution.certify_svd` (residuals recomputed with two more block products; ``iterations`` = cycles,
+    ``matvecs`` = columns multiplied by ``A`` or ``A^T``).
+    """
+    dtype = _check_dtype(dtype)
+    op, dtype = _as_typed_operator(matrix, dtype)
+    m, n = (int(x) for x in op.shape)
+    if min(m, n) < 2:
+        raise ValueError(f"matrix must have at least 2 rows and 2 columns, got shape {(m, n)}")
+    k = _check_int("k", k, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
+    if tol is None:
+        tol = default_tolerance(dtype)
+    elif isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) or not (
+        0 < float(tol) < 1
+    ):
+        raise ValueError(f"tol must be a number with 0 < tol < 1, got {tol!r}")
+    tol = float(tol)
+    if block_size is not None:
+        block_size = _check_int("block_size", block_size, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
+    max_iterations = 1000 if max_iterations is None else _check_int("max_iterations", max_iterations, 1)
+    if key is None:
+        key = jax.random.key(0)
+    elif not (isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                              or (key.dtype == jnp.uint32 and key.shape == (2,)))):
+        raise ValueError(f"key must be a JAX PRNG key (jax.random.key(seed)), got {type(key).__name__}")
+    if n_rows is not None:
+        n_rows = _check_int("n_rows", n_rows, 1, m)
+
+    plan_ = plan((m, n), k, block_size)
+    dynamic_op, static_op = _split(op)
+    if plan_.dense:
+        u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
+        iterations, matvecs = 0, min(m, n)
+    else:
+        u, s, vt, cycles = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op, plan_=plan_,
+                                  dtype_name=dtype.name)
+        iterations = int(cycles)
+        per_cycle = 2 * plan_.steps * plan_.block
+        matvecs = iterations * per_cycle + k  # the cycles and the final Rayleigh–Ritz product
+    result = certify_svd(op, u, s, vt, tolerance=tol, iterations=iterations, matvecs=matvecs)
+    if n_rows is not None and n_rows < m:
+        result = SVDResult(result.u[:n_rows], result.s, result.vt, result.certificate)
+    return result
