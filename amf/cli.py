@@ -79,6 +79,11 @@ def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--drop-isolated", action="store_true", help="drop images/texts without edges instead of failing")
+    many = p.add_argument_group("many devices and hosts (krylov solver)")
+    many.add_argument("--devices", type=int, help="shard the solve over N devices (on a CPU: N fake CPU devices)")
+    many.add_argument("--coordinator", help="HOST:PORT of process 0, to join a multi-host run (jax.distributed)")
+    many.add_argument("--num-processes", type=int, help="processes in the multi-host run")
+    many.add_argument("--process-id", type=int, help="this process's index, 0 .. num-processes - 1")
 
 
 def _load(args):
@@ -134,11 +139,13 @@ def _verify(args) -> int:
         dtype=args.dtype,
         seed=args.seed,
         dense_limit=DENSE_LIMIT if args.dense_limit is None else args.dense_limit,
+        devices=args.devices,
     )
-    print(format_report(report))
-    if args.json:
-        write_json(args.json, report)
-        print(f"report written to {args.json}")
+    if _is_lead():
+        print(format_report(report))
+        if args.json:
+            write_json(args.json, report)
+            print(f"report written to {args.json}")
     return 0 if report["passed"] else 1
 
 
@@ -156,16 +163,19 @@ def _solve(args) -> int:
     if args.solver in ("exact", "krylov"):
         if options:
             raise _Usage(f"--{next(iter(options)).replace('_', '-')} applies to gradient solvers only")
-        report, solution = verify(graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed)
+        report, solution = verify(
+            graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed, devices=args.devices
+        )
         text = format_report(report)
     else:
         solution = solve(graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed, **options)
         settings = {"solver": args.solver, "k": args.k, "dtype": args.dtype, "seed": args.seed, **options}
         report = training_report(graph, solution, seed=args.seed, settings=settings)
         text = format_training(report)
-    _write_results(out, report, solution)
-    print(text)
-    print(f"results written to {out}/")
+    if _is_lead():
+        _write_results(out, report, solution)
+        print(text)
+        print(f"results written to {out}/")
     return 0 if report["passed"] else 1
 
 
@@ -250,6 +260,34 @@ def _points(result: dict) -> list[dict]:
     return [p for value in result.values() if isinstance(value, list) for p in value if isinstance(p, dict)]
 
 
+def _is_lead() -> bool:
+    """Only process 0 of a multi-host run prints and writes."""
+    import jax
+
+    return jax.process_index() == 0
+
+
+def _start_devices(args) -> None:
+    """Before JAX starts its backends: fake ``--devices`` CPU devices (used only when JAX runs on the CPU) and
+    join a multi-host run when ``--coordinator`` is given (gloo collectives between CPU processes)."""
+    import jax
+
+    multihost = (args.coordinator, args.num_processes, args.process_id)
+    if any(x is not None for x in multihost):
+        if any(x is None for x in multihost):
+            raise _Usage("a multi-host run needs --coordinator, --num-processes and --process-id together")
+        if args.solver != "krylov":
+            raise _Usage("multi-host runs need --solver krylov")
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        if args.devices is not None:
+            jax.config.update("jax_num_cpu_devices", args.devices // args.num_processes or 1)
+        jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
+    elif args.devices is not None:
+        if args.solver != "krylov":
+            raise _Usage("--devices needs --solver krylov")
+        jax.config.update("jax_num_cpu_devices", args.devices)
+
+
 class _Usage(Exception):
     """Bad usage: reported like bad input (exit status 2)."""
 
@@ -259,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     from amf.errors import InputError
 
     try:
+        if hasattr(args, "devices"):
+            _start_devices(args)
         return args.handler(args)
     except (InputError, _Usage) as exc:
         print(f"amf {args.command}: error: {exc}", file=sys.stderr)

@@ -24,7 +24,12 @@ def environment(seed: int, dtype: str) -> dict:
     return {
         "seed": seed,
         "dtype": dtype,
-        "device": {"platform": device.platform, "kind": device.device_kind, "count": jax.device_count()},
+        "device": {
+            "platform": device.platform,
+            "kind": device.device_kind,
+            "count": jax.device_count(),
+            "processes": jax.process_count(),
+        },
         "versions": {
             "amf": __version__,
             "python": platform.python_version(),
@@ -43,10 +48,14 @@ def verify(
     dtype: str = "float64",
     seed: int = 0,
     dense_limit: int = DENSE_LIMIT,
+    devices: int | None = None,
 ) -> tuple[dict, Solution]:
-    """Solve ``graph`` at rank ``k`` and run every theory check; returns the report and the solution."""
+    """Solve ``graph`` at rank ``k`` and run every theory check; returns the report and the solution.
+
+    ``devices`` shards the krylov solve (`amf.solve.spectral_svd`); the checks then run on the gathered factors.
+    """
     started = time.perf_counter()
-    solution = solve(graph, k, solver=solver, dtype=dtype, seed=seed)
+    solution = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
     solved = time.perf_counter()
     report = build_report(graph, solution, seed=seed, dense_limit=dense_limit)
     report["timings"] = {"solve_s": solved - started, "checks_s": time.perf_counter() - solved}

@@ -69,6 +69,16 @@ class SVDResult:
         return self.vt.T
 
 
+def to_host(x) -> np.ndarray:
+    """``x`` as a numpy array on this process, gathering the shards of other processes when it is split over
+    several hosts (``jax.distributed``); a plain ``np.asarray`` otherwise."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
 @jax.jit
 def _residuals(op: Operator, u: jax.Array, s: jax.Array, vt: jax.Array):
     v = vt.T
@@ -87,7 +97,7 @@ def certify_svd(
 ) -> SVDResult:
     """Measure the residuals of ``(u, s, vt)`` against ``op`` (one block product each way) and package them."""
     u, s, vt = jnp.asarray(u), jnp.asarray(s), jnp.asarray(vt)
-    left, right, ortho = (np.asarray(x) for x in _residuals(op, u, s, vt))
+    left, right, ortho = (to_host(x) for x in _residuals(op, u, s, vt))
     certificate = SVDCertificate(
         residual_left=left,
         residual_right=right,
@@ -101,7 +111,7 @@ def certify_svd(
             and float(ortho) <= max(tolerance, 1e4 * float(jnp.finfo(s.dtype).eps))
         ),
     )
-    return SVDResult(np.asarray(u), np.asarray(s), np.asarray(vt), certificate)
+    return SVDResult(to_host(u), to_host(s), to_host(vt), certificate)
 
 
 @dataclasses.dataclass(frozen=True)

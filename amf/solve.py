@@ -19,9 +19,17 @@ SOLVERS = SPECTRAL_SOLVERS + GRADIENT_SOLVERS
 DTYPES = ("float32", "float64")
 
 
-def spectral_svd(graph: CoOccurrence, rank: int, *, solver: str, dtype: str, seed: int = 0, tol=None) -> SVDResult:
-    """Top ``rank`` singular triplets of ``Pn`` with the named spectral solver."""
+def spectral_svd(
+    graph: CoOccurrence, rank: int, *, solver: str, dtype: str, seed: int = 0, tol=None, devices: int | None = None
+) -> SVDResult:
+    """Top ``rank`` singular triplets of ``Pn`` with the named spectral solver.
+
+    ``devices`` (krylov only) splits the rows of ``Pn`` over that many devices (`amf.sharded`); in a
+    multi-process run (``jax.distributed``) the solve is always sharded over every process's devices.
+    """
     if solver == "exact":
+        if devices is not None:
+            raise InputError("devices applies to the krylov solver; the exact solver runs on one device")
         from amf.exact import exact_svd
 
         return exact_svd(graph.normalized_dense(), rank, tol=tol, dtype=dtype)
@@ -30,7 +38,17 @@ def spectral_svd(graph: CoOccurrence, rank: int, *, solver: str, dtype: str, see
 
         from amf.krylov import topk_svd
 
-        return topk_svd(graph.normalized_operator(dtype), rank, tol=tol, key=jax.random.key(seed))
+        key = jax.random.key(seed)
+        if devices is None and jax.process_count() == 1:
+            return topk_svd(graph.normalized_operator(dtype), rank, tol=tol, key=key)
+        from amf.sharded import device_mesh, sharded_operator
+
+        try:
+            mesh = device_mesh(devices)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        operator = sharded_operator(graph.normalized, mesh, dtype)
+        return topk_svd(operator, rank, tol=tol, key=key, n_rows=graph.n_images)
     raise InputError(f"unknown spectral solver {solver!r}; choose one of {', '.join(SPECTRAL_SOLVERS)}")
 
 
@@ -58,7 +76,15 @@ def check_k(graph: CoOccurrence, k) -> int:
 
 
 def solve(
-    graph: CoOccurrence, k: int, *, solver: str = "exact", dtype: str = "float64", seed: int = 0, tol=None, **options
+    graph: CoOccurrence,
+    k: int,
+    *,
+    solver: str = "exact",
+    dtype: str = "float64",
+    seed: int = 0,
+    tol=None,
+    devices: int | None = None,
+    **options,
 ) -> Solution:
     """Factorize ``Pn`` at rank ``k`` with ``solver`` (one of `SOLVERS`) in ``dtype``.
 
@@ -72,6 +98,8 @@ def solve(
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     if solver in GRADIENT_SOLVERS:
+        if devices is not None:
+            raise InputError("devices applies to the krylov solver")
         from amf.gradient import train
 
         return train(graph, k, solver=solver, dtype=dtype, seed=seed, **options)
@@ -83,6 +111,6 @@ def solve(
             f"the krylov solver needs k + 1 < min(N_V, N_L) = {min(graph.shape)} (it computes k + 1 triplets), "
             f"got k = {k}; use the exact solver"
         )
-    svd = spectral_svd(graph, rank, solver=solver, dtype=dtype, seed=seed, tol=tol)
+    svd = spectral_svd(graph, rank, solver=solver, dtype=dtype, seed=seed, tol=tol, devices=devices)
     f_images, f_texts = encoders_from_svd(graph, svd, k)
     return Solution(f_images, f_texts, solver=solver, dtype=dtype, certificate=svd.certificate, svd=svd)
