@@ -9,10 +9,11 @@ Model (``K`` classes, ``N_V`` images, ``N_L`` texts, ``E`` edges, ``eps`` = ``no
    ``P(theta > x) = x^{-(gamma - 1)}`` (``x >= 1``), so expected degrees have the power-law tail
    ``P(deg = d) ~ d^{-gamma}``; ``gamma = inf`` gives equal activities. (Computed in log space, so any
    ``gamma > 1`` is safe.)
-3. **Skeleton** (``B = max(N_V, N_L)`` edges, weight 1). Inside every class the images and texts are paired
-   cyclically, so every node gets at least one edge (positive marginals, THEORY.md section 1); then a random
-   ``eps`` fraction of these edges have their text ends permuted among themselves (every text keeps its edge;
-   those edges become class-random).
+3. **Skeleton** (``B = N_V + N_L`` edges, weight 1). Every image gets one edge to a text of its class drawn by
+   activity, and every text one edge to an image of its class drawn by activity, so every node has an edge
+   (positive marginals, THEORY.md section 1) and low-activity nodes hang on the class's hubs: each class is
+   connected with high probability (a one-to-one pairing would leave many two-node components, so that ``s = 1``
+   had a huge multiplicity). With probability ``eps`` the partner is drawn by activity from all classes instead.
 4. **Sampled edges** (``M = E - B``, weight 1 each). Each edge independently draws an image ``i ~ theta_V``; with
    probability ``1 - eps`` a text ``j ~ theta_L`` restricted to class ``y_V(i)``, otherwise ``j ~ theta_L`` over
    all texts. So, in expectation,
@@ -62,6 +63,18 @@ def _normalized(log_theta: np.ndarray) -> np.ndarray:
     return p
 
 
+def _draw_in_class(rng, p: np.ndarray, start: np.ndarray, classes: np.ndarray, eps: float) -> np.ndarray:
+    """One position per entry of ``classes``, drawn by the activities ``p`` (indexed by position, positions sorted
+    by class, class ``c`` at ``start[c]:start[c+1]``) inside that class, or over all positions with prob. ``eps``."""
+    cum = np.cumsum(p)
+    low = np.concatenate([[0.0], cum])[start[classes]]
+    high = cum[start[classes + 1] - 1]
+    anywhere = rng.random(len(classes)) < eps
+    low[anywhere], high[anywhere] = 0.0, cum[-1]
+    u = low + rng.random(len(classes)) * (high - low)
+    return np.minimum(np.searchsorted(cum, u, side="right"), len(p) - 1)
+
+
 def planted_model(*, n_images: int = 10000, n_texts: int = 10000, n_edges: int = 100000, n_classes: int = 16,
                   noise: float = 0.1, degree_exponent: float = 2.5, label_noise: float = 0.0,
                   seed: int = 0) -> Edges:
@@ -71,7 +84,7 @@ def planted_model(*, n_images: int = 10000, n_texts: int = 10000, n_edges: int =
     ----------
     n_images, n_texts : int >= 1
         ``N_V`` and ``N_L``.
-    n_edges : int >= max(n_images, n_texts)
+    n_edges : int >= n_images + n_texts
         ``E``, the number of stored entries (weight 1 each; duplicate pairs possible).
     n_classes : int in [1, min(n_images, n_texts)]
         ``K`` (every class gets at least one image and one text).
@@ -96,8 +109,8 @@ def planted_model(*, n_images: int = 10000, n_texts: int = 10000, n_edges: int =
     n_l = check_int("n_texts", n_texts, low=1)
     k = check_int("n_classes", n_classes, low=1, high=min(n_v, n_l),
                   high_label=f"min(n_images, n_texts) = {min(n_v, n_l)}")
-    n_base = max(n_v, n_l)
-    n_e = check_int("n_edges", n_edges, low=n_base, low_label=f"max(n_images, n_texts) = {n_base}")
+    n_base = n_v + n_l
+    n_e = check_int("n_edges", n_edges, low=n_base, low_label=f"n_images + n_texts = {n_base}")
     eps = check_real("noise", noise, low=0.0, high=1.0)
     gamma = check_real("degree_exponent", degree_exponent, low=1.0, low_open=True, allow_inf=True,
                        note=" (or inf)")
@@ -125,21 +138,20 @@ def planted_model(*, n_images: int = 10000, n_texts: int = 10000, n_edges: int =
     rows = np.empty(n_e, dtype=np.int64)
     cols = np.empty(n_e, dtype=np.int64)
 
-    # 3. skeleton: cyclic pairing inside each class covers every node; sum_c max(size_v, size_l) = n_base
-    per_class = np.maximum(size_v, size_l)
-    sk_class = np.repeat(np.arange(k), per_class)
-    offset = np.arange(n_base, dtype=np.int64) - np.repeat(np.cumsum(per_class) - per_class, per_class)
-    rows[:n_base] = img_perm[start_v[sk_class] + offset % size_v[sk_class]]
-    cols[:n_base] = txt_perm[start_l[sk_class] + offset % size_l[sk_class]]
-    del sk_class, offset
-    rewire = np.flatnonzero(rng.random(n_base) < eps)
-    cols[rewire] = cols[rng.permutation(rewire)]
+    # 3. skeleton: every node draws one partner by activity, inside its class (or anywhere, with prob. eps)
+    p_v, p_l = _normalized(log_theta_v), _normalized(log_theta_l)
+    image_class = np.repeat(np.arange(k), size_v)  # class of each image position
+    text_class = np.repeat(np.arange(k), size_l)
+    rows[:n_v] = img_perm
+    cols[:n_v] = txt_perm[_draw_in_class(rng, p_l, start_l, image_class, eps)]
+    rows[n_v:n_base] = img_perm[_draw_in_class(rng, p_v, start_v, text_class, eps)]
+    cols[n_v:n_base] = txt_perm
+    del image_class, text_class
 
     # 4. sampled edges: M = n_in (text in the image's class) + n_out (text from all classes)
     n_rest = n_e - n_base
     n_out = int(rng.binomial(n_rest, eps)) if n_rest else 0
     n_in = n_rest - n_out
-    p_v = _normalized(log_theta_v)
     count_v = rng.multinomial(n_in, p_v)                     # image ends of the within-class edges
     per_class_in = np.add.reduceat(count_v, start_v[:-1])    # edges whose image is in class c
     count_l = np.empty(n_l, dtype=np.int64)
@@ -155,7 +167,7 @@ def planted_model(*, n_images: int = 10000, n_texts: int = 10000, n_edges: int =
     del count_v, count_l
     if n_out:
         rows[b:] = np.repeat(img_perm, rng.multinomial(n_out, p_v))
-        cols[b:] = np.repeat(txt_perm, rng.multinomial(n_out, _normalized(log_theta_l)))
+        cols[b:] = np.repeat(txt_perm, rng.multinomial(n_out, p_l))
         rng.shuffle(cols[b:])
 
     # 5. caption noise on the labels only (drawn last: the graph does not depend on label_noise)

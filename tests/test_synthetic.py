@@ -185,7 +185,7 @@ def test_augmentation_is_consistent_but_poorly_connected():
 def test_planted_well_formed(n_v, n_l, k, extra, eps, gamma, flip, seed):
     k = min(k, n_v, n_l)
     flip = flip if k >= 2 else 0.0
-    n_e = max(n_v, n_l) + extra
+    n_e = n_v + n_l + extra
     e = S.planted_model(n_images=n_v, n_texts=n_l, n_edges=n_e, n_classes=k, noise=eps, degree_exponent=gamma,
                         label_noise=flip, seed=seed)
     assert_well_formed(e, "planted")
@@ -232,9 +232,22 @@ def test_planted_label_noise_changes_labels_only():
 
 
 def test_planted_minimal_edges_covers_every_node():
-    e = S.planted_model(n_images=37, n_texts=101, n_edges=101, n_classes=7, noise=0.5, seed=2)
+    e = S.planted_model(n_images=37, n_texts=101, n_edges=138, n_classes=7, noise=0.0, seed=2)
     assert_well_formed(e, "planted")
-    assert np.all(np.bincount(e.cols, minlength=101) == 1)  # the skeleton alone: each text exactly once
+    # the skeleton alone: each image draws one text, each text one image, inside its class
+    assert np.all(np.bincount(e.rows[:37], minlength=37) == 1) and np.all(np.bincount(e.cols[37:], minlength=101) == 1)
+    assert np.all(e.image_labels[e.rows] == e.text_labels[e.cols])
+
+
+def test_planted_power_law_graph_is_connected_within_classes():
+    """Low-activity nodes hang on their class's hubs: no swarm of two-node components (s = 1 stays simple)."""
+    import scipy.sparse as sp
+    from scipy.sparse import csgraph
+
+    e = S.planted_model(n_images=20000, n_texts=20000, n_edges=200000, n_classes=8, noise=0.05, seed=1)
+    w = sp.csr_array((e.weights, (e.rows, e.cols)), shape=e.shape)
+    n_components = csgraph.connected_components(sp.block_array([[None, w], [w.T, None]]), directed=False)[0]
+    assert n_components == 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -277,7 +290,7 @@ def test_edges_validate_rejects_isolated_nodes():
     with pytest.raises(ValueError, match="image has no positive-weight edge"):
         zero.validate()
     with pytest.raises(ValueError, match="max_entries"):
-        S.planted_model(n_images=10**4, n_texts=10**4, n_edges=10**4).dense()
+        S.planted_model(n_images=10**4, n_texts=10**4, n_edges=2 * 10**4).dense()
 
 
 def test_models_registry():
@@ -368,7 +381,7 @@ BAD = [
     (S.planted_model, dict(n_images=0), r"n_images must be an integer >= 1, got 0"),
     (S.planted_model, dict(n_texts=0), r"n_texts must be an integer >= 1, got 0"),
     (S.planted_model, dict(n_images=10, n_texts=20, n_edges=19, n_classes=2),
-     r"n_edges must be an integer >= max\(n_images, n_texts\) = 20, got 19"),
+     r"n_edges must be an integer >= n_images \+ n_texts = 30, got 19"),
     (S.planted_model, dict(n_images=10, n_texts=20, n_edges=100, n_classes=11),
      r"n_classes must be an integer in \[1, min\(n_images, n_texts\) = 10\], got 11"),
     (S.planted_model, dict(noise=1.01), r"noise must be a number in \[0, 1\], got 1.01"),
