@@ -73,3 +73,17 @@ def mmcl_vs_sscl(*, quick: bool = False, seed: int = 0) -> dict:
         for strength in strengths
     ]
     return {"experiment": "mmcl_vs_sscl", "captions": captions, "augmentations": augmentations}
+
+
+def finite_samples(*, quick: bool = False, seed: int = 0) -> dict:
+    """T4 finite samples: the probe error of the empirical minimizer (exact SVD of ``n`` sampled pairs), evaluated
+    on the population, against ``n``; the population minimizer's error is the floor. Measured, not asserted: the
+    paper's complexity term is not confirmed (THEORY.md T4)."""
+    from amf.sampling import probe_error_curve
+
+    params = dict(n_images=300, n_texts=240, n_edges=6000, n_classes=4, noise=0.2)
+    graph = CoOccurrence.from_edges(synthetic.planted_model(seed=seed, **params))
+    ns = [300, 1000, 3000, 10000] if quick else [300, 600, 1000, 2000, 4000, 10000, 30000, 100000]
+    rows = probe_error_curve(graph, params["n_classes"], ns, seed, repeats=1 if quick else 3)
+    return {"experiment": "finite_samples", "model": "planted", "params": params, "k": params["n_classes"],
+            "samples": rows}

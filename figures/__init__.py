@@ -19,11 +19,13 @@ class Figure(NamedTuple):
 def registry() -> dict[str, Figure]:
     """The figures, by name (imports the experiments lazily so ``import figures`` stays light)."""
     from amf import experiments
-    from figures import diversity, mmcl_vs_sscl
+    from figures import diversity, finite_samples, mmcl_vs_sscl
 
     return {
         "diversity": Figure(experiments.diversity_sweep, diversity.plot,
                             "T5: diverse captions open the spectral gap; the bound turns informative"),
         "mmcl_vs_sscl": Figure(experiments.mmcl_vs_sscl, mmcl_vs_sscl.plot,
                                "T5: captions are diverse, augmentations consistent; the bound weighs both"),
+        "finite_samples": Figure(experiments.finite_samples, finite_samples.plot,
+                                 "T4: the empirical minimizer's probe error falls toward the population's as n grows"),
     }
