@@ -70,9 +70,14 @@ def test_marginals_and_normalized_match_dense(arrays):
     np.testing.assert_allclose(g.p_images, p_v, rtol=1e-13)
     np.testing.assert_allclose(g.p_texts, p_l, rtol=1e-13)
     np.testing.assert_allclose(g.normalized_dense(), p / np.sqrt(np.outer(p_v, p_l)), rtol=1e-12, atol=1e-15)
+
+
+def test_normalized_operator_matches_the_sparse_matrix():
+    g = build(image_labels=None)
+    x, y = np.random.default_rng(0).normal(size=(2, 3)), np.random.default_rng(1).normal(size=(3, 2))
     op = g.normalized_operator()
-    x = np.random.default_rng(0).normal(size=(shape[1], 3))
-    np.testing.assert_allclose(np.asarray(op.matmat(x)), g.normalized_dense() @ x, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(op.matmat(x)), g.normalized @ x, rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(op.rmatmat(y)), g.normalized.T @ y, rtol=1e-13)
 
 
 def test_save_load_roundtrip_is_lossless(tmp_path):
