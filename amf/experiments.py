@@ -87,3 +87,45 @@ def finite_samples(*, quick: bool = False, seed: int = 0) -> dict:
     rows = probe_error_curve(graph, params["n_classes"], ns, seed, repeats=1 if quick else 3)
     return {"experiment": "finite_samples", "model": "planted", "params": params, "k": params["n_classes"],
             "samples": rows}
+
+
+def resampling(*, quick: bool = False, seed: int = 0) -> dict:
+    """THEORY.md section 5 on a synthetic simulator (`amf.resampling`): SSCL against the paper's four CLIP-guided
+    edits (AddNewPositive, DropFalsePositive, DropFalseNegative, DropEasyNegative), the text-induced embedding of
+    a noisy caption graph standing in for CLIP. Per seed and ``k``: the probe error of the trained view encoder,
+    ``phi`` and the gap of the edited positive graph. Measured, not asserted: the paper's ImageNet accuracies are
+    stored beside ours for reference only."""
+    from amf import resampling as rs
+
+    params = dict(n_classes=4, images_per_class=16, views_per_image=4, strength=0.1, confusion=0.1,
+                  clip_noise=0.3, clip_edges_per_image=8)
+    seeds = [seed + i for i in range(2 if quick else 5)]
+    ks = [params["n_classes"]] if quick else [params["n_classes"], 2 * params["n_classes"]]
+    rows, clip, sensitivity = [], [], []
+    for s in seeds:
+        sim = rs.simulator(seed=s, **params)
+        clip.append({"seed": s, **sim.clip})
+        for k in ks:
+            rows += rs.compare(sim, k, seed=s)
+        if not quick and s - seed < 3:
+            sensitivity += rs.sensitivity(sim, params["n_classes"], {
+                "add_new_positive": [0.1, 0.25, 0.5], "drop_false_positive": [0.05, 0.1, 0.2],
+                "drop_false_negative": [0.02, 0.05, 0.1], "drop_easy_negative": [0.05, 0.1, 0.2]}, seed=s)
+    return {
+        "experiment": "resampling",
+        "model": "augmentation graph (SSCL) + planted caption graph as CLIP",
+        "params": params,
+        "n_views": params["n_classes"] * params["images_per_class"] * params["views_per_image"],
+        "seeds": seeds,
+        "k": ks,
+        "method_parameters": dict(rs.DEFAULT_FRACTIONS),
+        "clip": clip,
+        "rows": rows,
+        "summary": rs.summarize(rows),
+        "sensitivity": sensitivity,
+        "paper_imagenet_accuracy": {
+            "note": "the PAPER's ImageNet-100 linear-probe accuracies in percent (SimCLR, ResNet-18), THEORY.md "
+                    "section 5; NOT produced by this simulator; higher is better, unlike our probe errors",
+            "values": dict(rs.PAPER_IMAGENET_ACCURACY),
+        },
+    }

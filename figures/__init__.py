@@ -19,7 +19,7 @@ class Figure(NamedTuple):
 def registry() -> dict[str, Figure]:
     """The figures, by name (imports the experiments lazily so ``import figures`` stays light)."""
     from amf import experiments
-    from figures import diversity, finite_samples, mmcl_vs_sscl
+    from figures import diversity, finite_samples, mmcl_vs_sscl, resampling
 
     return {
         "diversity": Figure(experiments.diversity_sweep, diversity.plot,
@@ -28,4 +28,6 @@ def registry() -> dict[str, Figure]:
                                "T5: captions are diverse, augmentations consistent; the bound weighs both"),
         "finite_samples": Figure(experiments.finite_samples, finite_samples.plot,
                                  "T4: the empirical minimizer's probe error falls toward the population's as n grows"),
+        "resampling": Figure(experiments.resampling, resampling.plot,
+                             "section 5: the paper's four CLIP-guided edits of SSCL on a synthetic simulator"),
     }
