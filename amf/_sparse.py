@@ -19,10 +19,22 @@ with the same pattern do not). Storage is the CSR size (int32 column + value per
 indices per orientation; `amf.operator.SparseOperator` keeps one layout for ``A`` and one for ``A^T``, so
 both products are gathers (twice the CSR size in all). The same code runs on a GPU.
 
-Measured on the 2-core CPU (AMD EPYC, jax 0.10.2, float64, other jobs sharing the cores, so +-30%; min of 5
-runs; ``benchmarks/bench_spectral.py --kernels``), ``ms`` per product ``A X``:
+Measured (``python benchmarks/bench_spectral.py --kernels --sizes 3e5 --edges-per-node 12``): ``Pn`` of
+``synthetic.planted_model`` (power-law degrees, max degree ~3000), ``3 x 10^5`` nodes a side, ``3.5 x 10^6``
+entries, float64, 2-core AMD EPYC shared with other jobs (single runs vary by +-30% and more; min of 5), ms per
+product, ``A X`` / ``A^T X``:
 
-(table filled in by the measurement below; see ``KERNEL_TABLE``)
+| columns | scipy CSR (host) | jax BCOO | gather + segment_sum | jagged (this module) |
+| ---: | ---: | ---: | ---: | ---: |
+| 1 | 9.0 / 9.3 | 14.5 / 13.7 | 15.8 / 15.8 | 11.4 / 12.2 |
+| 8 | 154 / 165 | 118 / 156 | 166 / 152 | 92 / 78 |
+| 32 | 315 / 307 | 710 / 510 | 661 / 731 | 368 / 422 |
+
+Earlier runs of the same comparison (Poisson degrees, ``3.6 x 10^6`` entries) put the jagged layout 1.5-2x ahead
+of BCOO and ``segment_sum`` for 8-32 columns and 1.2-1.6x behind scipy; at ``10^6 x 10^6`` with ``10^7``
+entries all of them cost 40-90 ms per column (a block of ``b`` columns no longer fits the 32 MB L3 cache, one
+column does). XLA's CPU gather is the limit (~2-4 ns per gathered number, scalar code); the layout removes the
+scatter and the ``(nnz, b)`` temporary, not the gather. On a GPU the same code is a plain gather + reduction.
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-DEFAULT_WIDTH = 32
+DEFAULT_WIDTH = 16
 """Chunk width (entries per virtual row); also the number of slabs unrolled in the fused loop."""
 
 
@@ -43,7 +55,7 @@ DEFAULT_WIDTH = 32
 class JaggedRows:
     """One orientation of a sparse ``m x n`` matrix in split-row jagged-diagonal form (module docstring).
 
-    - ``cols`` (int32) and ``values``: slab-major entries, slab ``j`` at ``offsets[j] : offsets[j] + lengths[j]``;
+    - ``cols`` (int32) and ``values``: slab-major entries, slab ``j`` at ``sum(lengths[:j])`` (length ``lengths[j]``);
     - ``first`` (int32, ``(m,)``): chunk position of each row's first chunk (``n_chunks`` for an empty row,
       which reads an appended zero row);
     - ``extra_rows`` / ``extra_chunks`` (int32, ``(e,)``): rows with more than one chunk, one entry per
@@ -65,12 +77,15 @@ class JaggedRows:
         return self.values.dtype
 
     def matmat(self, x: jax.Array) -> jax.Array:
-        """``A X`` for ``X (n, b)`` (or ``(n,)``)."""
+        """``A X`` for ``X (n, b)`` (or ``(n,)``); jitted (eagerly, each slab would compile on its own)."""
+        return _matmat(self, x)
+
+    def _matmat(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
         vector = x.ndim == 1
         if vector:
             x = x[:, None]
-        m, b = self.shape[0], x.shape[1]
+        b = x.shape[1]
         x = x.astype(jnp.result_type(self.values.dtype, x.dtype))
         out = None
         offset = 0
@@ -91,8 +106,12 @@ class JaggedRows:
                 indices_are_sorted=True,
                 mode="promise_in_bounds",
             )
-        del m
         return y[:, 0] if vector else y
+
+
+@jax.jit
+def _matmat(layout: JaggedRows, x: jax.Array) -> jax.Array:
+    return layout._matmat(x)
 
 
 def jagged_rows(matrix, dtype=None, width: int | None = None) -> JaggedRows:
@@ -117,8 +136,7 @@ def jagged_rows(matrix, dtype=None, width: int | None = None) -> JaggedRows:
     order = np.argsort(-chunk_length, kind="stable")  # longest chunks first; stable keeps rows in order
     chunk_start, chunk_length, chunk_row, chunk_index = (a[order] for a in (chunk_start, chunk_length, chunk_row,
                                                                             chunk_index))
-    position = np.empty(n_chunks, dtype=np.int64)  # position of (sorted) chunk -> its index in chunk order
-    position[:] = np.arange(n_chunks)
+    position = np.arange(n_chunks, dtype=np.int64)  # chunk index in slab order (after the sort)
     lengths = tuple(int(np.count_nonzero(chunk_length > j)) for j in range(width if n_chunks else 0))
     cols, values = [], []
     for j, length in enumerate(lengths):

@@ -14,33 +14,44 @@ that recovers the other factor:
    ``N = min(m, n)``) by ``s`` block steps ``W = M V_j``, each fully re-orthogonalized against the basis;
    ``T = V^T M V`` (dense ``p x p``, ``p = keep + s b``) is filled from the orthogonalization coefficients.
 2. ``T = Y Theta Y^T``; Ritz values ``theta_i = s_i^2``. The Lanczos relation ``M V = V T + V_{s+1} R E^T`` gives
-   each Ritz pair's residual ``||M y_i - theta_i y_i|| = ||R E^T y_i||`` for free (no product with ``A``).
-3. Stop when ``||R E^T y_i|| <= tol s_1 s_i / 2`` for ``i <= k`` (that is the right residual of the triplet after
+   each Ritz pair's residual ``||M y_i - theta_i y_i|| = ||R E^T y_i||`` without a product with ``A``.
+3. Stop when ``||R E^T y_i|| <= tol s_1 s_i / 2`` for ``i <= k`` (the right residual of the triplet after
    step 5, with a safety factor 2); else restart: keep the top ``keep`` Ritz vectors and the residual block
    ``V_{s+1}`` (the relation stays exact), and run the next cycle.
-4. Orthogonalization (per MEASUREMENTS.md LAPACK's tall QR is the slow path on a CPU): block classical
-   Gram–Schmidt run twice, interleaved with Gram-based intra-block orthonormalization — the first pass is
-   followed by an SVQB step (eigen-decomposition of the ``b x b`` Gram; rank-deficient directions, as after
-   a "happy breakdown", are replaced by random vectors), the second by Cholesky-QR2. Only products with
-   the ``N x p`` basis (GEMMs) and ``b x b`` factorizations; no tall QR.
-5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R`` (Cholesky-QR2), ``R = X S Z^T``,
-   giving ``u = Q X``, ``s = S``, ``v = V_k Z`` with ``A v = s u`` to round-off.
+4. Orthogonalization (MEASUREMENTS.md: LAPACK's tall QR is the slow path on a CPU): block classical
+   Gram–Schmidt twice, the first pass followed by SVQB (``W z Lambda^{-1/2}`` from the eigen-decomposition of
+   the ``b x b`` Gram; directions of ``W`` inside the basis to round-off, a "happy breakdown", are replaced by
+   generic vectors) and the second by a Gram-based QR (a third when the block was ill-conditioned). Only
+   GEMMs with the ``N x p`` basis and ``b x b`` eigen-decompositions; no tall QR, no triangular solve. The
+   second pass is needed: with one, the loss of orthogonality grows by ``||W|| / sigma_min`` per step (measured).
+5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R``, ``R = X S Z^T`` (``k x k`` SVD),
+   ``u = Q X``, ``s = S``, ``v = V_k Z``; ``A v = s u`` holds to round-off. `amf.solution.certify_svd` then
+   recomputes both residuals with two more block products.
 
-Why this method: the spectra this project meets (``s_1 = 1``, clusters near 1, a gap after the number of
-classes, then a dense bulk edge) need a Krylov method — subspace or Chebyshev iteration spends many more
-products — and on this 2-core CPU the products cost about as much per column as orthogonalizing against a
-basis of ~100 vectors (MEASUREMENTS.md). Lanczos on the normal operator keeps **one** basis, so full
-re-orthogonalization costs half of Golub–Kahan bidiagonalization's two bases; a block (default ``b`` below)
-turns that work into GEMMs and finds up to ``b`` copies of a repeated singular value (``s = 1`` has the
-multiplicity of the number of connected components); thick restart bounds the memory at ``N (p + b)``.
-Randomized block Krylov (Musco–Musco) needs blocks of ``k`` or more columns and no restart, so far more products
-and memory for the same residual. The price of the normal operator is the squared spectrum: triplets with
-``s_i / s_1`` below ``~ sqrt(eps / tol)`` cannot reach ``tol`` (irrelevant for the top of ``Pn``; see
-`topk_svd`). The whole solve is one jitted ``lax.while_loop`` over cycles (static shapes: it compiles once per
-operator structure, ``k``, block and dtype) with no host synchronization until it returns.
+Why this method. A Krylov method: the spectra met here (``s_1 = 1``, a cluster near 1, a gap after the number
+of classes, then a bulk whose edge is dense) make subspace or Chebyshev iteration spend several times more
+products for the same residual. Lanczos on the normal operator keeps **one** basis, so full
+re-orthogonalization costs half of Golub–Kahan bidiagonalization's two bases. Blocks turn that work into GEMMs
+(a single-vector basis update is a memory-bound GEMV, ARPACK's bottleneck) and find up to ``b`` copies of a
+repeated singular value; but each block step raises the Krylov degree by one for ``b`` products, so on a
+dense bulk edge larger blocks need more products (measured, ``k = 32``, 10^5 nodes: 864 / 992 / 1888 products
+for ``b = 4 / 8 / 16``; ARPACK 490, PROPACK 385). Randomized block Krylov (Musco–Musco) needs blocks of
+``k + p`` columns and so far more products. Thick restart bounds the memory to ``N (p + b)`` numbers. The
+price of the normal operator is the squared spectrum: triplets with ``s_i / s_1 < ~sqrt(eps / tol)`` may not
+reach ``tol`` (irrelevant at the top of ``Pn``).
 
-Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); block ``b = clip(k, 8, 32)``; keep ``k + b`` Ritz vectors
-(at least ``k + 8``); ``s`` block steps per cycle with ``s b >= keep``.
+Implementation. One jitted ``lax.while_loop`` over cycles; inside a cycle one ``lax.fori_loop`` over the block
+steps, each orthogonalizing against the whole ``(p + b) x N`` basis buffer (rows past the current block are
+kept zero): a prefix slice would be copied by XLA (+1.3 GB at ``N = 10^6``) and would need one compiled body
+per prefix; the zero rows cost ~40% more Gram–Schmidt arithmetic. Static shapes: one compilation
+per (operator structure, ``k``, block, dtype); new values of the same operator do not recompile, and nothing
+syncs with the host until the loop ends. A repeated value that fills the block (``b`` or more equal values that
+end before the ``k``-th) triggers a rerun with twice the block. Problems too small for the basis
+(``p + b > min(m, n)``) get a dense SVD of ``A`` built from products.
+
+Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); ``b = clip(k // 8, 4, 16)``; ``keep = k + max(2 b, 8)``
+Ritz vectors kept; ``s = max(4, ceil(4 keep / 3 b))`` block steps per cycle (``p ~ 2.3 keep``);
+``max_iterations`` = 1000 cycles.
 """
 
 from __future__ import annotations
@@ -95,9 +106,9 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None) -> Krylo
     m, n = shape
     side = "right" if n <= m else "left"
     dim = min(m, n)
-    block = int(block_size) if block_size is not None else int(np.clip(k, 8, 32))
-    keep = k + max(block, 8)
-    steps = max(2, -(-keep // block))
+    block = int(block_size) if block_size is not None else int(np.clip(k // 8, 4, 16))
+    keep = k + max(2 * block, 8)
+    steps = max(4, -(-4 * keep // (3 * block)))
     return KrylovPlan(k=k, block=block, keep=keep, steps=steps, side=side, dim=dim)
 
 
@@ -145,24 +156,34 @@ def _as_typed_operator(matrix, dtype):
 
 
 def _cholqr(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``x = q r`` by one Cholesky-QR pass (``x`` near-orthonormal columns): Gram, Cholesky, ``q = x r^{-1}``."""
-    gram = matmul(x.T, x)
-    b = gram.shape[0]
-    eps = jnp.finfo(x.dtype).eps
-    gram = gram + (eps * jnp.trace(gram) / b) * jnp.eye(b, dtype=x.dtype)
-    r = jnp.linalg.cholesky(gram).T  # upper triangular
-    r_inv = jax.scipy.linalg.solve_triangular(r, jnp.eye(b, dtype=x.dtype), lower=False)
-    return matmul(x, r_inv), r
+    """``x = q r`` for ``x`` with near-orthonormal columns, by one Gram-based pass: ``q = x G^{-1/2}``, ``r = G^{1/2}``.
+
+    The symmetric (Löwdin) square root from the eigen-decomposition of the ``b x b`` Gram ``G = x^T x`` — the
+    same cost and accuracy (``eps cond(x)^2``) as Cholesky-QR, but a LAPACK ``syevd`` call instead of XLA's
+    expanded triangular solve, which compiles slowly on a CPU.
+    """
+    lam, z = jnp.linalg.eigh(matmul(x.T, x))
+    lam = jnp.maximum(lam, jnp.finfo(x.dtype).tiny)
+    root = jnp.sqrt(lam)
+    return matmul(x, matmul(z / root, z.T)), matmul(z * root, z.T)
 
 
-def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array):
+def _pseudo_random(seed: jax.Array, shape: tuple[int, int], dtype) -> jax.Array:
+    """Cheap generic vectors (a sine hash of the index and ``seed``) to replace deflated directions."""
+    i = jnp.arange(shape[0], dtype=dtype)[:, None]
+    j = jnp.arange(shape[1], dtype=dtype)[None, :]
+    x = jnp.sin(i * 12.9898 + j * 78.233 + seed.astype(dtype) * 0.7071) * 43758.5453
+    return x - jnp.floor(x) - 0.5
+
+
+def _orthonormalize(basis: jax.Array, w: jax.Array, seed: jax.Array):
     """Orthonormalize the block ``w (N, b)`` against the rows of ``basis (c, N)`` (orthonormal) and itself.
 
     Returns ``q (N, b)``, ``h (c, b)``, ``r (b, b)`` with ``w = basis^T h + q r`` to round-off, ``q`` orthonormal
     and orthogonal to ``basis``. Block classical Gram–Schmidt, SVQB (``q1 = w1 z lambda^{-1/2}`` from the
     eigen-decomposition of the ``b x b`` Gram; random vectors replace directions of ``w1`` that lie in the
-    basis to round-off), block classical Gram–Schmidt again, Cholesky-QR (twice when ``w1`` was
-    ill-conditioned). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
+    basis to round-off), block classical Gram–Schmidt again, Gram-based QR (`_cholqr`, twice when ``w1``
+    was ill-conditioned). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
     grows by ``||w|| / sigma_min(w1)`` per block step (measured: it reaches O(1) after ~40 steps).
     """
     c, n = basis.shape
@@ -179,7 +200,7 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array):
     r1 = jnp.where(bad, 0.0, root)[:, None] * z.T  # w1 = q1 r1 up to the dropped (round-off) directions
 
     def replace(q1):
-        fresh = jax.random.normal(key, (n, b), dtype)
+        fresh = _pseudo_random(seed, (n, b), dtype)
         fresh = fresh - matmul(basis.T, matmul(basis, fresh))
         fresh = fresh / jnp.linalg.norm(fresh, axis=0)
         return jnp.where(bad[None, :], fresh, q1)
@@ -231,8 +252,7 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
     rows ``(k, N)``, Ritz values, residual estimates, cycles run."""
     k, b, keep, steps, n_dim = plan_.k, plan_.block, plan_.keep, plan_.steps, plan_.dim
     p = plan_.basis
-    start_key, loop_key = jax.random.split(key)
-    start = jax.random.normal(start_key, (n_dim, b), dtype)
+    start = jax.random.normal(key, (n_dim, b), dtype)
     start, _ = _orthonormal_columns(start)
     basis = jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T)
     theta = jnp.zeros((keep,), dtype)
@@ -240,22 +260,28 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
 
     def cycle(state):
         basis, theta, _, it, _ = state
-        cycle_key = jax.random.fold_in(loop_key, it)
         t = jnp.zeros((p, p), dtype).at[jnp.arange(keep), jnp.arange(keep)].set(theta)
-        r = None
-        for j in range(steps):
+        r = jnp.zeros((b, b), dtype)
+
+        def step(j, carry):
+            basis, t, _ = carry
             c = keep + j * b
-            w = _normal(op, plan_.side, basis[c : c + b].T)
-            q, h, r = _orthonormalize(basis[: c + b], w, jax.random.fold_in(cycle_key, j))
-            basis = basis.at[c + b : c + 2 * b].set(q.T)
-            t = t.at[: c + b, c : c + b].set(h)
-        upper = jnp.triu(t)
-        t = upper + jnp.triu(t, 1).T
+            x = lax.dynamic_slice_in_dim(basis, c, b, axis=0).T
+            w = _normal(op, plan_.side, x)
+            # against the whole basis: rows past the current block are zero, and a slice would be copied
+            q, h, r = _orthonormalize(basis, w, it * steps + j)
+            basis = lax.dynamic_update_slice_in_dim(basis, q.T, c + b, axis=0)
+            t = lax.dynamic_update_slice(t, h[:p], (0, c))  # rows below the block land under the diagonal
+            return basis, t, r
+
+        basis, t, r = lax.fori_loop(0, steps, step, (basis, t, r))
+        t = jnp.triu(t) + jnp.triu(t, 1).T
         theta_all, y = jnp.linalg.eigh(t)
         theta_all, y = theta_all[::-1], y[:, ::-1]
         resid = jnp.linalg.norm(matmul(r, y[p - b :, :k]), axis=0)
-        kept = matmul(y[:, :keep].T, basis[:p])
-        basis = basis.at[:keep].set(kept).at[keep : keep + b].set(basis[p : p + b])
+        residual_block = basis[p:]
+        kept = matmul(jnp.pad(y[:, :keep], ((0, b), (0, 0))).T, basis)  # no (p, N) slice of the basis
+        basis = basis.at[:keep].set(kept).at[keep : keep + b].set(residual_block).at[keep + b :].set(0)
         theta_new = theta_all[:keep]
         return basis, theta_new, resid, it + 1, _converged(theta_new, resid)
 
@@ -311,6 +337,46 @@ def _solve_dense(dynamic_op, *, static_op, k: int, dtype_name: str):
     return u[:, :k], s[:k], vt[:k]
 
 
+@jax.tree_util.register_static
+@dataclasses.dataclass(frozen=True)
+class _StaticOperator:
+    """An operator that is not a pytree of arrays (e.g. `FunctionOperator`), as static jit data (hashed)."""
+
+    op: object
+
+    @property
+    def shape(self):
+        return self.op.shape
+
+    @property
+    def dtype(self):
+        return self.op.dtype
+
+    def matmat(self, x):
+        return self.op.matmat(x)
+
+    def rmatmat(self, y):
+        return self.op.rmatmat(y)
+
+
+def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
+    """True when a group of equal singular values has ``block`` or more members and ends before the last of the
+    ``k`` returned: a block method sees at most ``block`` copies of a repeated value, so more copies may exist and
+    belong in the top ``k``. "Equal": within ``max(30 eps, 10 tol^2) s_1`` (converged copies of one value agree
+    to ``~ residual^2 / gap``; distinct values of a dense bulk are much further apart)."""
+    if s.size <= block:
+        return False
+    eps = float(np.finfo(s.dtype).eps)
+    close = np.abs(np.diff(s)) <= max(30 * eps, 10 * tol**2) * max(float(s[0]), np.finfo(s.dtype).tiny)
+    start = 0
+    for i in range(1, s.size):
+        if not close[i - 1]:
+            if i - start >= block:
+                return True
+            start = i
+    return False
+
+
 def _split(op):
     """``(dynamic, static)``: operators whose leaves are all arrays travel as jit arguments (no recompile for new
     values); others (e.g. `FunctionOperator`, which holds functions) are static, hashed by identity."""
@@ -345,9 +411,10 @@ def topk_svd(
         ``||A^T u_i - s_i v_i|| / s_1`` at most ``tol``. Default 1e-8 (float64), 1e-4 (float32). Triplets with
         ``s_i / s_1 < ~sqrt(eps / tol)`` may not reach it (the normal operator squares the spectrum).
     block_size
-        Block size ``b >= 1`` (default ``clip(k, 8, 32)``); at most ``b`` copies of an exactly repeated singular
-        value are found, so use ``b >= k`` when the top ``k`` may all be equal (a graph with more than ``k``
-        connected components has ``s = 1`` that often).
+        Block size ``b >= 1`` (default ``clip(k // 8, 4, 16)``). A block sees at most ``b`` copies of an exactly
+        repeated singular value (``s = 1`` is repeated once per connected component of a graph): when ``b`` or
+        more equal values end before the ``k``-th, the solve is rerun with twice the block (counted in
+        ``iterations`` and ``matvecs``).
     max_iterations
         Maximum restart cycles (``>= 1``, default 1000); ``certificate.converged`` is False if it ran out.
     key
@@ -387,18 +454,23 @@ def topk_svd(
     if n_rows is not None:
         n_rows = _check_int("n_rows", n_rows, 1, m)
 
-    plan_ = plan((m, n), k, block_size)
     dynamic_op, static_op = _split(op)
-    if plan_.dense:
-        u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
-        iterations, matvecs = 0, min(m, n)
-    else:
+    iterations = matvecs = 0
+    while True:
+        plan_ = plan((m, n), k, block_size)
+        if plan_.dense:
+            u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
+            matvecs += min(m, n)
+            break
         u, s, vt, cycles = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op, plan_=plan_,
                                   dtype_name=dtype.name)
-        iterations = int(cycles)
-        per_cycle = 2 * plan_.steps * plan_.block
-        matvecs = iterations * per_cycle + k  # the cycles and the final Rayleigh–Ritz product
-    result = certify_svd(op, u, s, vt, tolerance=tol, iterations=iterations, matvecs=matvecs)
+        iterations += int(cycles)
+        matvecs += int(cycles) * 2 * plan_.steps * plan_.block + k  # the cycles and the final Rayleigh–Ritz
+        if not _saturated(np.asarray(s), plan_.block, tol):
+            break
+        block_size = 2 * plan_.block  # a repeated value filled the block: more copies may exist
+    checked = op if static_op is None else _StaticOperator(op)
+    result = certify_svd(checked, u, s, vt, tolerance=tol, iterations=iterations, matvecs=matvecs)
     if n_rows is not None and n_rows < m:
         result = SVDResult(result.u[:n_rows], result.s, result.vt, result.certificate)
     return result

@@ -67,9 +67,9 @@ class SparseOperator:
 
     Both products are then fused gathers with no scatter (`amf._sparse`): ``matmat`` reads ``forward`` (the
     rows of ``A``), ``rmatmat`` reads ``backward`` (the rows of ``A^T``). Memory: twice the CSR size.
-    Build one with `sparse_operator`. Measured against the alternatives in `amf._sparse` (``KERNEL_TABLE``):
-    on a 2-core CPU it is 1.7-2x faster than BCOO and than gather + ``segment_sum`` for blocks of 8-32 columns
-    and within 1.2-1.7x of scipy's (single-threaded, host-only) CSR kernel; the same code runs on a GPU.
+    Build one with `sparse_operator`. Measured against the alternatives (table in `amf._sparse`): on the 2-core
+    CPU, for blocks of 8-32 columns, up to 2x faster than BCOO and than gather + ``segment_sum`` and within
+    about 1.3x of scipy's single-threaded, host-only CSR kernel (sometimes ahead); the same code runs on a GPU.
     """
 
     forward: JaggedRows

@@ -1,0 +1,335 @@
+"""Benchmark the top-k SVD of ``Pn`` (`amf.krylov.topk_svd`) against scipy and scikit-learn, in one run.
+
+    python benchmarks/bench_spectral.py [--sizes 1e4,1e5,1e6] [--k 32] [--edges-per-node 10] [--classes 16]
+                                        [--noise 0.1] [--degree-exponent 2.5] [--methods ...] [--tol T]
+                                        [--timeout S] [--plot FILE] [--json FILE] [--kernels]
+
+Graph: ``synthetic.planted_model(n_images=n, n_texts=n, n_edges=10 n, n_classes=16, noise=0.1, seed=0)`` (its
+defaults: power-law activities, ``degree_exponent = 2.5``), normalized to ``Pn = D_V^{-1/2} P D_L^{-1/2}``
+(`amf.graph.CoOccurrence`). With power-law degrees the graph has many small components (218 at ``n = 10^6``),
+so the top of the spectrum is ``s = 1`` repeated; ``--degree-exponent inf --classes 32`` gives a single
+component with a cluster ``s_2..s_32 ~ 0.92`` and a gap after it.
+
+Methods, each in a fresh subprocess (so peak memory is its own): ``amf-f64`` / ``amf-f32`` (`topk_svd` with
+its default tolerance, 1e-8 / 1e-4, on `amf.operator.SparseOperator`), ``arpack`` / ``propack``
+(``scipy.sparse.linalg.svds`` with its defaults, ``tol = 0``: machine precision), ``sklearn``
+(``sklearn.utils.extmath.randomized_svd`` with its defaults: 10 oversamples, ``n_iter = "auto"``).
+
+Columns: ``time_s`` wall time of the solve (for amf including JIT compilation; ``compile_s`` is the part spent
+compiling, from `jax.monitoring`); ``peak_mb`` the peak resident memory *during the solve* (``VmHWM`` after
+resetting it through ``/proc/self/clear_refs`` once the matrix is built; XLA's buffers included, unlike
+tracemalloc), ``csr_mb`` the CSR size of ``Pn``; ``max_res`` the largest relative residual
+``max_i max(||A v_i - s_i u_i||, ||A^T u_i - s_i v_i||) / s_1``, recomputed here with scipy; ``s_k`` the k-th
+singular value returned (methods that miss copies of a repeated value return a smaller one); ``x_time`` /
+``x_mem`` = method / amf-f64. `run(...)` returns the rows as a list of dicts; ``main`` prints one table.
+
+``--kernels`` instead times the sparse products ``A X`` and ``A^T X`` (scipy CSR, BCOO, gather +
+``segment_sum``, the jagged layout of `amf._sparse`) for 1, 8 and 32 columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+METHODS = ("amf-f64", "amf-f32", "arpack", "propack", "sklearn")
+
+
+# ---- one method in a child process ------------------------------------------------------------------------
+
+
+def build_matrix(n: int, edges_per_node: float, classes: int, noise: float, degree_exponent: float, seed: int):
+    """``Pn`` (scipy CSR, float64) of the planted graph with ``n`` images and ``n`` texts."""
+    import synthetic
+    from amf.graph import CoOccurrence
+
+    edges = synthetic.planted_model(n_images=n, n_texts=n, n_edges=int(round(edges_per_node * n)),
+                                    n_classes=classes, noise=noise, degree_exponent=degree_exponent, seed=seed)
+    return CoOccurrence.from_edges(edges).normalized
+
+
+def _peak_reset() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _solve(method: str, a, k: int, tol: float | None, seed: int):
+    """``(u, s, vt, extra)`` by ``method``; ``extra`` holds method-specific counters."""
+    if method.startswith("amf"):
+        import jax
+
+        import amf  # noqa: F401  (float64)
+        from amf.krylov import topk_svd
+        from amf.operator import sparse_operator
+
+        compile_s = []
+        jax.monitoring.register_event_duration_secs_listener(
+            lambda name, secs, **kw: compile_s.append(secs) if "backend_compile" in name else None
+        )
+        dtype = "float64" if method == "amf-f64" else "float32"
+        op = sparse_operator(a, dtype)
+        result = topk_svd(op, k, tol=tol, key=jax.random.key(seed))
+        cert = result.certificate
+        extra = dict(iterations=cert.iterations, matvecs=cert.matvecs, converged=cert.converged,
+                     compile_s=round(sum(compile_s), 2))
+        return result.u, result.s, result.vt, extra
+    if method in ("arpack", "propack"):
+        import numpy as np
+        from scipy.sparse.linalg import svds
+
+        u, s, vt = svds(a, k=k, solver=method, random_state=seed)
+        order = np.argsort(-s)
+        return u[:, order], s[order], vt[order], {}
+    if method == "sklearn":
+        from sklearn.utils.extmath import randomized_svd
+
+        u, s, vt = randomized_svd(a, k, random_state=seed)
+        return u, s, vt, {}
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def child(args: argparse.Namespace) -> dict:
+    """Build the graph, solve with one method, measure; returns the row (printed as JSON by ``--child``)."""
+    import numpy as np
+
+    a = build_matrix(args.n, args.edges_per_node, args.classes, args.noise, args.degree_exponent, args.seed)
+    csr_mb = (a.data.nbytes + a.indices.nbytes + a.indptr.nbytes) / 2**20
+    reset = _peak_reset()
+    base_kb = _status_kb("VmRSS")
+    t0 = time.perf_counter()
+    u, s, vt, extra = _solve(args.method, a, args.k, args.tol, args.seed)
+    elapsed = time.perf_counter() - t0
+    peak_kb = _status_kb("VmHWM") if reset else _status_kb("VmHWM")
+    u, s, vt = (np.asarray(x, dtype=np.float64) for x in (u, s, vt))
+    left = np.linalg.norm(a @ vt.T - u * s, axis=0)
+    right = np.linalg.norm(a.T @ u - vt.T * s, axis=0)
+    return dict(
+        n=args.n, nnz=int(a.nnz), k=args.k, method=args.method, time_s=round(elapsed, 2),
+        peak_mb=round(peak_kb / 1024, 1), solve_mb=round((peak_kb - base_kb) / 1024, 1),
+        csr_mb=round(csr_mb, 1), max_res=float(max(left.max(), right.max()) / s[0]), s_k=float(s[-1]),
+        s_1=float(s[0]), **extra,
+    )
+
+
+# ---- the driver -------------------------------------------------------------------------------------------
+
+
+def run(sizes, k: int = 32, *, methods=METHODS, edges_per_node: float = 10.0, classes: int = 16,
+        noise: float = 0.1, degree_exponent: float = 2.5, tol: float | None = None, seed: int = 0,
+        timeout: float = 1800.0, verbose: bool = True) -> list[dict]:
+    """Run every method on every size (``n`` images = ``n`` texts); one row per (size, method).
+
+    Each method runs in a fresh ``python`` subprocess; a method that fails or exceeds ``timeout`` seconds gets a
+    row with ``error``. Ratios ``x_time`` / ``x_mem`` are relative to ``amf-f64`` of the same size.
+    """
+    rows = []
+    for n in sizes:
+        n = int(float(n))
+        size_rows = []
+        for method in methods:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--method", method, "--n", str(n),
+                   "--k", str(k), "--edges-per-node", str(edges_per_node), "--classes", str(classes),
+                   "--noise", str(noise), "--degree-exponent", str(degree_exponent), "--seed", str(seed)]
+            if tol is not None:
+                cmd += ["--tol", str(tol)]
+            env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+                lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+                if proc.returncode != 0 or not lines:
+                    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                    row = dict(n=n, k=k, method=method, error=f"exit {proc.returncode}: {tail}")
+                else:
+                    row = json.loads(lines[-1])
+            except subprocess.TimeoutExpired:
+                row = dict(n=n, k=k, method=method, error=f"timeout after {timeout:.0f} s")
+            size_rows.append(row)
+            if verbose:
+                print(f"  n={n:>8d} {method:8s} " + (row.get("error") or
+                      f"{row['time_s']:8.2f} s  peak {row['peak_mb']:8.1f} MB  max_res {row['max_res']:.1e}"),
+                      file=sys.stderr, flush=True)
+        ref = next((r for r in size_rows if r["method"] == "amf-f64" and "error" not in r), None)
+        for row in size_rows:
+            if ref is not None and "error" not in row:
+                row["x_time"] = round(row["time_s"] / ref["time_s"], 2)
+                row["x_mem"] = round(row["solve_mb"] / max(ref["solve_mb"], 1e-9), 2)
+        rows += size_rows
+    return rows
+
+
+COLUMNS = ("n", "nnz", "method", "time_s", "compile_s", "x_time", "peak_mb", "solve_mb", "x_mem", "csr_mb",
+           "max_res", "s_k", "matvecs", "iterations")
+
+
+def format_table(rows: list[dict]) -> str:
+    def cell(row, col):
+        if col not in row:
+            return row.get("error", "") if col == "time_s" else ""
+        value = row[col]
+        if col in ("max_res",):
+            return f"{value:.1e}"
+        if col == "s_k":
+            return f"{value:.8f}"
+        return str(value)
+
+    table = [list(COLUMNS)] + [[cell(r, c) for c in COLUMNS] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    out = ["  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """Log–log wall time against the number of edges, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method in dict.fromkeys(r["method"] for r in rows):
+        pts = sorted((r["nnz"], r["time_s"]) for r in rows if r["method"] == method and "error" not in r)
+        if pts:
+            ax.loglog(*zip(*pts), marker="o", label=method)
+    ax.set_xlabel("edges (nnz of Pn)")
+    ax.set_ylabel("wall time [s]")
+    ax.set_title(f"top-{rows[0]['k']} SVD of Pn")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+# ---- sparse kernels ---------------------------------------------------------------------------------------
+
+
+def kernel_table(n: int = 300_000, edges_per_node: float = 12.0, blocks=(1, 8, 32), degree_exponent=2.5,
+                 repeats: int = 5) -> list[dict]:
+    """Time ``A X`` and ``A^T X`` for the sparse product formulations (min of ``repeats`` runs, ms)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import scipy.sparse as sp
+    from jax.experimental import sparse as jsparse
+
+    import amf  # noqa: F401
+    from amf.operator import sparse_operator
+
+    a = build_matrix(n, edges_per_node, 16, 0.1, degree_exponent, 0)
+    at = sp.csr_array(a.T)
+    coo = a.tocoo()
+    rows_, cols_ = jnp.asarray(coo.row, jnp.int32), jnp.asarray(coo.col, jnp.int32)
+    vals = jnp.asarray(coo.data)
+    bcoo = jsparse.BCOO((vals, jnp.stack([rows_, cols_], 1)), shape=a.shape)
+    op = sparse_operator(a)
+    m, nn = a.shape
+
+    @jax.jit
+    def seg_a(x):
+        return jax.ops.segment_sum(vals[:, None] * x[cols_], rows_, num_segments=m, indices_are_sorted=True)
+
+    @jax.jit
+    def seg_at(y):
+        return jax.ops.segment_sum(vals[:, None] * y[rows_], cols_, num_segments=nn)
+
+    bcoo_a = jax.jit(lambda x: bcoo @ x)
+    bcoo_at = jax.jit(lambda y: bcoo.T @ y)
+    jag_a = jax.jit(lambda o, x: o.matmat(x))
+    jag_at = jax.jit(lambda o, y: o.rmatmat(y))
+
+    def best(f):
+        jax.block_until_ready(f())
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            jax.block_until_ready(f())
+            times.append(time.perf_counter() - t)
+        return 1e3 * min(times)
+
+    out = []
+    rng = np.random.default_rng(0)
+    for b in blocks:
+        x = rng.standard_normal((nn, b))
+        xj = jnp.asarray(x)
+        for name, fa, fat in [
+            ("scipy CSR (host)", lambda: a @ x, lambda: at @ x),
+            ("jax BCOO", lambda: bcoo_a(xj), lambda: bcoo_at(xj)),
+            ("gather + segment_sum", lambda: seg_a(xj), lambda: seg_at(xj)),
+            ("amf jagged (SparseOperator)", lambda: jag_a(op, xj), lambda: jag_at(op, xj)),
+        ]:
+            out.append(dict(n=n, nnz=int(a.nnz), columns=b, kernel=name, a_x_ms=round(best(fa), 1),
+                            at_x_ms=round(best(fat), 1)))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1e4,1e5", help="comma-separated n (images = texts), e.g. 1e4,1e5,1e6")
+    parser.add_argument("--k", type=int, default=32)
+    parser.add_argument("--edges-per-node", type=float, default=10.0)
+    parser.add_argument("--classes", type=int, default=16)
+    parser.add_argument("--noise", type=float, default=0.1)
+    parser.add_argument("--degree-exponent", type=float, default=2.5)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--tol", type=float, default=None, help="amf tolerance (default: its dtype's default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per method and size")
+    parser.add_argument("--plot", default=None, help="write a log-log plot of time vs edges to this file")
+    parser.add_argument("--json", default=None, help="write the rows to this JSON file")
+    parser.add_argument("--kernels", action="store_true", help="time the sparse products instead")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)), flush=True)
+        return 0
+    if args.kernels:
+        sizes = [int(float(s)) for s in args.sizes.split(",")]
+        rows = [r for n in sizes for r in kernel_table(n, args.edges_per_node, degree_exponent=args.degree_exponent)]
+        cols = ("n", "nnz", "columns", "kernel", "a_x_ms", "at_x_ms")
+        print(format_rows(rows, cols))
+        return 0
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    rows = run(args.sizes.split(","), args.k, methods=methods, edges_per_node=args.edges_per_node,
+               classes=args.classes, noise=args.noise, degree_exponent=args.degree_exponent, tol=args.tol,
+               seed=args.seed, timeout=args.timeout)
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
+def format_rows(rows: list[dict], cols) -> str:
+    table = [list(cols)] + [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(cols))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

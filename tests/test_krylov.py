@@ -1,0 +1,202 @@
+"""The matrix-free top-k SVD (`amf.krylov.topk_svd`) and the sparse operator, against numpy's dense SVD.
+
+Singular values are compared to 1e-8 relative; subspaces through the spectral distance of their orthogonal
+projectors (`amf._linalg.projector_distance`, sign- and rotation-invariant), and only for groups of singular
+values that end at a gap (a repeated or clustered value has no unique basis, only a unique subspace). The
+certificate's residuals are recomputed here with numpy. Few distinct shapes, so few compilations.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import amf  # noqa: F401  (float64)
+from amf import krylov
+from amf._linalg import projector_distance
+from amf.krylov import default_tolerance, topk_svd
+from amf.operator import DenseOperator, FunctionOperator, sparse_operator
+
+jax.config.update("jax_enable_x64", True)
+
+SHAPE = (240, 180)
+K = 6
+
+
+def controlled(shape, singular_values, seed):
+    """``U diag(s) V^T`` with Haar-random orthonormal ``U``, ``V`` and the given singular values."""
+    m, n = shape
+    rng = np.random.default_rng(seed)
+    r = len(singular_values)
+    u, _ = np.linalg.qr(rng.standard_normal((m, r)))
+    v, _ = np.linalg.qr(rng.standard_normal((n, r)))
+    return (u * np.asarray(singular_values)) @ v.T
+
+
+def spectrum(seed, head):
+    """``head`` followed by a decaying tail below it (so the matrix has full rank ``min(m, n)``)."""
+    tail = np.sort(np.random.default_rng(seed).uniform(0.0, 0.5 * min(head), min(SHAPE) - len(head)))[::-1]
+    return np.concatenate([head, tail])
+
+
+def numpy_residuals(a, u, s, vt):
+    v = vt.T
+    left = np.linalg.norm(a @ v - u * s, axis=0) / s[0]
+    right = np.linalg.norm(a.T @ u - v * s, axis=0) / s[0]
+    return left, right
+
+
+def check_against_dense(a, result, k, tol, groups=None, rtol=1e-8):
+    """Values, certificate, numpy residuals and (per gap-ended group) subspaces against ``np.linalg.svd``."""
+    a = np.asarray(a, dtype=np.float64)
+    u_ref, s_ref, vt_ref = np.linalg.svd(a, full_matrices=False)
+    u, s, vt = (np.asarray(x, dtype=np.float64) for x in (result.u, result.s, result.vt))
+    assert u.shape == (a.shape[0], k) and s.shape == (k,) and vt.shape == (k, a.shape[1])
+    assert np.all(np.diff(s) <= 0)
+    np.testing.assert_allclose(s, s_ref[:k], rtol=rtol, atol=rtol * s_ref[0])
+    cert = result.certificate
+    assert cert.converged
+    assert cert.max_residual <= tol
+    left, right = numpy_residuals(a, u, s, vt)
+    np.testing.assert_allclose(left, cert.residual_left, rtol=1e-3, atol=1e-2 * tol)
+    np.testing.assert_allclose(right, cert.residual_right, rtol=1e-3, atol=1e-2 * tol)
+    assert max(left.max(), right.max()) <= tol
+    assert cert.orthonormality <= 1e3 * np.finfo(result.s.dtype).eps
+    for lo, hi in groups or [(0, k)]:  # [lo, hi): s_ref[hi - 1] > s_ref[hi], so the subspace is unique
+        gap = (s_ref[hi - 1] - s_ref[hi]) / s_ref[0]
+        bound = 10 * tol / gap  # Wedin: subspace error <= residual / gap
+        assert projector_distance(u[:, lo:hi], u_ref[:, lo:hi]) <= bound
+        assert projector_distance(vt[lo:hi].T, vt_ref[lo:hi].T) <= bound
+
+
+def test_distinct_values_match_numpy():
+    a = controlled(SHAPE, spectrum(0, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45]), seed=0)
+    result = topk_svd(a, K)
+    check_against_dense(a, result, K, default_tolerance(np.float64), groups=[(i, i + 1) for i in range(K)])
+    assert result.u.dtype == np.float64 and result.certificate.iterations >= 1
+
+
+def test_repeated_and_clustered_values():
+    # s = 1 three times (exactly repeated), a cluster of two 1e-7 apart, then a gap; the 6th value sits in a
+    # cluster that continues past k, so only the first 5 columns have a unique subspace.
+    head = [1.0, 1.0, 1.0, 0.8, 0.8 - 1e-7, 0.6, 0.6 - 1e-9, 0.3]
+    a = controlled(SHAPE, spectrum(1, head), seed=1)
+    result = topk_svd(a, K)
+    check_against_dense(a, result, K, default_tolerance(np.float64), groups=[(0, 3), (3, 5), (0, 5)])
+    np.testing.assert_allclose(result.s[:3], 1.0, rtol=1e-12)
+
+
+def test_more_copies_than_the_block_are_found():
+    # the top value repeated 10 times with block size 4: the saturation guard doubles the block
+    a = controlled(SHAPE, spectrum(2, [1.0] * 10 + [0.5]), seed=2)
+    result = topk_svd(a, K, block_size=4)
+    np.testing.assert_allclose(result.s, 1.0, rtol=1e-10)
+    assert result.certificate.converged
+
+
+def test_sparse_input_and_left_side():
+    rng = np.random.default_rng(3)
+    a = sp.random(SHAPE[1], SHAPE[0], density=0.05, random_state=rng, format="csr")  # m < n: basis on the left
+    a = a + sp.csr_array((rng.uniform(1, 2, 40), (np.zeros(40, int), rng.choice(SHAPE[0], 40, replace=False))),
+                         shape=a.shape)  # one long row (split into chunks by the sparse layout)
+    result = topk_svd(a, K)
+    check_against_dense(a.toarray(), result, K, default_tolerance(np.float64), groups=[(0, 1), (0, K)])
+
+
+def test_function_operator_and_operator_inputs():
+    a = controlled(SHAPE, spectrum(4, [1.0, 0.7, 0.69, 0.5, 0.4, 0.3, 0.2]), seed=4)
+    dense = jnp.asarray(a)
+    op = FunctionOperator(lambda x: dense @ x, lambda y: dense.T @ y, SHAPE, jnp.float64)
+    result = topk_svd(op, K, key=jax.random.key(3))
+    check_against_dense(a, result, K, default_tolerance(np.float64), groups=[(0, 1), (1, 3), (0, K)])
+    again = topk_svd(DenseOperator(dense), K)
+    np.testing.assert_allclose(again.s, result.s, rtol=1e-10)
+
+
+def test_float32_in_float32_out():
+    a = controlled(SHAPE, spectrum(5, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]), seed=5).astype(np.float32)
+    result = topk_svd(a, K)
+    tol = default_tolerance(np.float32)
+    assert result.u.dtype == result.s.dtype == result.vt.dtype == np.float32
+    assert result.certificate.converged and result.certificate.max_residual <= tol
+    left, right = numpy_residuals(a.astype(np.float64), *(np.asarray(x, np.float64) for x in
+                                                          (result.u, result.s, result.vt)))
+    assert max(left.max(), right.max()) <= 2 * tol
+    np.testing.assert_allclose(result.s, np.linalg.svd(a.astype(np.float64), compute_uv=False)[:K], rtol=1e-4)
+
+
+def test_not_converged_when_iterations_run_out():
+    a = controlled(SHAPE, spectrum(6, [1.0, 0.999, 0.998, 0.997, 0.996, 0.995, 0.994]), seed=6)
+    result = topk_svd(a, K, max_iterations=1)
+    cert = result.certificate
+    assert cert.iterations == 1 and not cert.converged and cert.max_residual > cert.tolerance
+    assert cert.matvecs > 0
+
+
+def test_no_recompile_for_new_values_of_the_same_shape():
+    a = controlled(SHAPE, spectrum(7, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45]), seed=7)
+    topk_svd(a, K)  # compiled here (or by an earlier test)
+    before = krylov._solve._cache_size()
+    b = controlled(SHAPE, spectrum(8, [2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7]), seed=8)
+    result = topk_svd(b, K, key=jax.random.key(5), tol=1e-9)
+    assert krylov._solve._cache_size() == before
+    check_against_dense(b, result, K, 1e-9)
+
+
+def test_small_problem_uses_a_dense_svd():
+    a = np.random.default_rng(9).standard_normal((20, 15))
+    result = topk_svd(a, 5)
+    assert result.certificate.iterations == 0
+    check_against_dense(a, result, 5, default_tolerance(np.float64), groups=[(0, 5)])
+
+
+def test_sparse_operator_products_match_scipy():
+    rng = np.random.default_rng(10)
+    rows = np.concatenate([np.zeros(100, int), rng.integers(0, 50, 300)])  # row 0 has ~100 entries
+    cols = np.concatenate([rng.integers(0, 40, 100), rng.integers(0, 40, 300)])
+    a = sp.csr_array((rng.standard_normal(400), (rows, cols)), shape=(50, 40))  # duplicates add up
+    a = sp.csr_array(a.toarray())
+    a[7] = 0  # an empty row
+    op = sparse_operator(a)
+    assert op.forward.extra_rows.shape[0] > 0  # row 0 was split into chunks
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((50, 3))
+    np.testing.assert_allclose(np.asarray(op.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(op.rmatmat(y)), a.T @ y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(op.matmat(x[:, 0])), a @ x[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(op.todense()), a.toarray(), rtol=1e-15)
+    jitted = jax.jit(lambda o, x: o.matmat(x))(op, x)  # a pytree: passes through jit
+    np.testing.assert_allclose(np.asarray(jitted), a @ x, rtol=1e-12, atol=1e-12)
+    assert op.astype(np.float32).matmat(x.astype(np.float32)).dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(k=0), "k must satisfy 1 <= k"),
+        (dict(k=SHAPE[1]), "k must satisfy 1 <= k <= min(m, n) - 1 = 179"),
+        (dict(k=2.5), "k must be an integer"),
+        (dict(k=3, tol=0.0), "tol must be a number with 0 < tol < 1"),
+        (dict(k=3, tol=-1e-3), "tol must be a number"),
+        (dict(k=3, block_size=0), "block_size must satisfy 1 <= block_size"),
+        (dict(k=3, max_iterations=0), "max_iterations must satisfy 1 <= max_iterations"),
+        (dict(k=3, key=0), "key must be a JAX PRNG key"),
+        (dict(k=3, dtype=np.int32), "dtype must be float32 or float64"),
+        (dict(k=3, n_rows=SHAPE[0] + 1), "n_rows must satisfy"),
+    ],
+)
+def test_invalid_arguments_raise_value_error_naming_the_parameter(kwargs, message):
+    a = np.ones(SHAPE)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        topk_svd(a, **kwargs)
+
+
+def test_invalid_matrix_raises():
+    with pytest.raises(ValueError, match="matrix must be 2-D"):
+        topk_svd(np.ones(5), 1)
+    with pytest.raises(ValueError, match="matrix: pass a"):
+        topk_svd((lambda x: x, lambda y: y), 1)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        topk_svd(np.ones((1, 5)), 1)
