@@ -386,6 +386,18 @@ def _show_progress(progress: bool | None) -> bool:
 # ---- the public entry points -----------------------------------------------------------------------------------
 
 
+def _optimizer_settings(defaults: dict, steps, chunk, lr, optimizer, schedule):
+    """Validated ``(steps, chunk, lr, optimizer, schedule)``, each None replaced by its entry in ``defaults``."""
+    steps = _positive_int("steps", defaults["steps"] if steps is None else steps)
+    chunk = min(_positive_int("chunk", defaults["chunk"] if chunk is None else chunk), steps)
+    lr = _positive_float("lr", defaults["lr"] if lr is None else lr)
+    optimizer = _choice("optimizer", defaults["optimizer"] if optimizer is None else optimizer, OPTIMIZERS)
+    schedule = defaults["schedule"] if schedule is None else schedule
+    if not callable(schedule):
+        schedule = _choice("schedule", schedule, SCHEDULES)
+    return steps, chunk, lr, optimizer, schedule
+
+
 def train(
     graph: CoOccurrence,
     k: int,
@@ -452,13 +464,7 @@ def train(
     defaults = dict(DEFAULTS[solver])
     if "mlp" in encoders:
         defaults.update(MLP_DEFAULTS)
-    steps = _positive_int("steps", defaults["steps"] if steps is None else steps)
-    chunk = min(_positive_int("chunk", defaults["chunk"] if chunk is None else chunk), steps)
-    lr = _positive_float("lr", defaults["lr"] if lr is None else lr)
-    optimizer = _choice("optimizer", defaults["optimizer"] if optimizer is None else optimizer, OPTIMIZERS)
-    schedule = defaults["schedule"] if schedule is None else schedule
-    if not callable(schedule):
-        schedule = _choice("schedule", schedule, SCHEDULES)
+    steps, chunk, lr, optimizer, schedule = _optimizer_settings(defaults, steps, chunk, lr, optimizer, schedule)
     batch_size = _positive_int("batch_size", defaults.get("batch_size", 2) if batch_size is None else batch_size, 2)
     tau = _positive_float("tau", tau)
     init_scale = _positive_float("init_scale", init_scale)
@@ -627,13 +633,7 @@ def train_weighted(
     dtype = _choice("dtype", dtype, DTYPES)
     jdtype = jnp.dtype(dtype)
     defaults = DEFAULTS["weighted"]
-    steps = _positive_int("steps", defaults["steps"] if steps is None else steps)
-    chunk = min(_positive_int("chunk", defaults["chunk"] if chunk is None else chunk), steps)
-    lr = _positive_float("lr", defaults["lr"] if lr is None else lr)
-    optimizer = _choice("optimizer", defaults["optimizer"] if optimizer is None else optimizer, OPTIMIZERS)
-    schedule = defaults["schedule"] if schedule is None else schedule
-    if not callable(schedule):
-        schedule = _choice("schedule", schedule, SCHEDULES)
+    steps, chunk, lr, optimizer, schedule = _optimizer_settings(defaults, steps, chunk, lr, optimizer, schedule)
     init_scale = _positive_float("init_scale", init_scale)
     tolerance = {**convergence.TOLERANCES["weighted"][dtype], **(tolerance or {})}
 
