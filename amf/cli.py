@@ -1,4 +1,4 @@
-"""The ``amf`` command line: demo, generate, verify, solve (CONTRACT.md).
+"""The ``amf`` command line: demo, generate, verify, solve, figures, bench (CONTRACT.md).
 
 Exit status: 0 when everything ran and every check passed; 1 when a check failed; 2 for bad input or usage
 (one line on stderr, no traceback, nothing written).

@@ -65,7 +65,7 @@ import numpy as np
 from jax import lax
 
 from amf._linalg import matmul
-from amf.operator import DenseOperator, FunctionOperator, Operator, SparseOperator, as_operator
+from amf.operator import DenseOperator, Operator, SparseOperator, as_operator
 from amf.solution import SVDResult, certify_svd
 
 __all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan"]
@@ -131,7 +131,7 @@ def _check_dtype(dtype):
     if dtype not in _DEFAULT_TOL:
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     if dtype == np.float64 and not jax.config.read("jax_enable_x64"):
-        raise ValueError("dtype float64 needs jax_enable_x64 (import amf, or jax.config.update('jax_enable_x64', True))")
+        raise ValueError("dtype float64 needs jax_enable_x64 (import amf, or set jax.config 'jax_enable_x64')")
     return dtype
 
 
@@ -364,6 +364,7 @@ def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
     ``k`` returned: a block method sees at most ``block`` copies of a repeated value, so more copies may exist and
     belong in the top ``k``. "Equal": within ``max(30 eps, 10 tol^2) s_1`` (converged copies of one value agree
     to ``~ residual^2 / gap``; distinct values of a dense bulk are much further apart)."""
+    block = max(block, 2)  # a block of one cannot show a repeat at all
     if s.size <= block:
         return False
     eps = float(np.finfo(s.dtype).eps)
