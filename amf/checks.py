@@ -131,8 +131,22 @@ class Context:
         return float(self.singular_values[self.k])
 
     @functools.cached_property
+    def phi(self) -> float | None:
+        return downstream.phi(self.graph)
+
+    @functools.cached_property
+    def alpha(self) -> float | None:
+        return downstream.alpha(self.graph)
+
+    @functools.cached_property
+    def probe_error(self) -> float | None:
+        """``E_LS`` of the solution's ``f_V`` (None without image labels)."""
+        return downstream.probe_error_ls(self.graph, self.solution.f_images)
+
+    @functools.cached_property
     def bounds(self) -> dict[str, float | None]:
-        return bounds(self.graph, self.s_next, self.unit_tolerance)
+        alpha = self.alpha if downstream.all_texts_labeled(self.graph) else None
+        return bounds(self.phi, alpha, self.s_next, self.unit_tolerance)
 
     def random_images(self, name: str) -> np.ndarray:
         """Random ``f_V (N_V, k)`` drawn for purpose ``name``."""
@@ -433,18 +447,18 @@ def phi_at_most_2alpha(ctx: Context) -> Check | Skipped:
     """T4: ``phi <= 2 alpha`` when every text is labeled."""
     if not downstream.all_texts_labeled(ctx.graph) or ctx.graph.image_labels is None:
         return Skipped("phi_le_2alpha", "needs image labels and a label for every text")
-    phi, alpha = downstream.phi(ctx.graph), downstream.alpha(ctx.graph)
+    phi, alpha = ctx.phi, ctx.alpha
     return _check("phi_le_2alpha", phi - 2 * alpha, IDENTITY_TOL, f"phi = {phi:.6g} <= 2 alpha = {2 * alpha:.6g}")
 
 
-def bounds(graph: CoOccurrence, s_next: float, unit_tolerance: float) -> dict[str, float | None]:
+def bounds(
+    phi: float | None, alpha: float | None, s_next: float, unit_tolerance: float
+) -> dict[str, float | None]:
     """The T4 bounds at ``s_{k+1}``: ``rigorous_phi = 2 phi / (1 - s^2)`` and ``rigorous_alpha = 4 alpha / (1 - s^2)``
     (proved), and the paper's form ``4 alpha / (1 - s^2) + 8 alpha`` (constants not confirmed; reported beside
-    the proved form). None where undefined: without the labels each needs (the alpha forms need every text
-    labeled: with unlabeled texts ``4 alpha / (1 - s^2)`` is no bound), or when ``s_{k+1}`` is 1 up to
+    the proved form). None where undefined: ``phi`` or ``alpha`` None (the caller passes ``alpha = None`` unless
+    every text is labeled: with unlabeled texts ``4 alpha / (1 - s^2)`` is no bound), or ``s_{k+1}`` 1 up to
     ``unit_tolerance`` (no spectral gap: more components than ``k``, say)."""
-    phi = downstream.phi(graph)
-    alpha = downstream.alpha(graph) if downstream.all_texts_labeled(graph) else None
     gap = 1.0 - s_next**2
     defined = s_next < 1.0 - unit_tolerance
     return {
@@ -472,7 +486,7 @@ def _bound_check(ctx: Context, key: str, formula: str) -> Check | Skipped:
     if bound is None:
         gapless = ctx.s_next >= 1.0 - ctx.unit_tolerance
         return Skipped(name, "s_{k+1} = 1: no spectral gap" if gapless else "needs labels")
-    error = downstream.probe_error_ls(ctx.graph, ctx.solution.f_images)
+    error = ctx.probe_error
     vacuous = " (vacuous: bound >= 1)" if bound >= 1 else ""
     return _check(name, error - bound, IDENTITY_TOL, f"E_LS = {error:.6g} <= {formula} = {bound:.6g}{vacuous}")
 

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import scipy
 
-from amf import __version__, downstream
+from amf import __version__
 from amf.checks import Context, run_checks
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Solution
@@ -71,7 +71,6 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
     else:  # Rayleigh quotients u_i^T Abar_V u_i; the eigen-residual check bounds their error
         eigenvalues = np.sum(ctx.u * text_induced_matmat(graph, ctx.u), axis=0)
     eigenvalues = np.pad(eigenvalues, (0, solution.k + 1 - len(eigenvalues)))  # top k+1, zeros past N_V
-    phi, alpha = downstream.phi(graph), downstream.alpha(graph)
     report = {
         "amf_version": __version__,
         "solver": solution.solver,
@@ -88,9 +87,9 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         "loss_min": ctx.loss_min,
         "loss_at_solution": ctx.loss_at_solution,
         "text_induced_eigenvalues": np.asarray(eigenvalues).tolist(),
-        "alpha": alpha,
-        "phi": phi,
-        "probe_error_ls": downstream.probe_error_ls(graph, solution.f_images),
+        "alpha": ctx.alpha,
+        "phi": ctx.phi,
+        "probe_error_ls": ctx.probe_error,
         "bounds": dict(ctx.bounds),
         "bounds_note": (
             "rigorous_phi and rigorous_alpha are the proved bounds E_LS <= 2 phi/(1-s_{k+1}^2) <= 4 alpha/(1-s_{k+1}^2); "
