@@ -45,9 +45,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
+from jax import lax
 
 DEFAULT_WIDTH = 16
 """Chunk width (entries per virtual row); also the number of slabs unrolled in the fused loop."""
+
+GATHER_BUDGET = 8 * 2**30
+"""Bytes of gathered numbers (``nnz x columns``) one pass of a product may touch; wider blocks are multiplied in
+column panels. XLA may materialize the gather (on an H200, ``10^8`` entries times a 64-column float64 block
+asked for one 58 GiB buffer)."""
+
+
+def columns_per_pass(nnz: int, itemsize: int, columns: int) -> int:
+    """Columns of a block multiplied in one pass so that ``nnz x columns x itemsize <= GATHER_BUDGET`` (>= 1)."""
+    return int(max(1, min(columns, GATHER_BUDGET // max(1, nnz * itemsize))))
 
 
 @jax.tree_util.register_dataclass
@@ -76,6 +87,10 @@ class JaggedRows:
     def dtype(self):
         return self.values.dtype
 
+    def astype(self, dtype) -> "JaggedRows":
+        """The same matrix with values of ``dtype``."""
+        return dataclasses.replace(self, values=self.values.astype(dtype))
+
     def matmat(self, x: jax.Array) -> jax.Array:
         """``A X`` for ``X (n, b)`` (or ``(n,)``); jitted (eagerly, each slab would compile on its own)."""
         return _matmat(self, x)
@@ -85,8 +100,20 @@ class JaggedRows:
         vector = x.ndim == 1
         if vector:
             x = x[:, None]
-        b = x.shape[1]
         x = x.astype(jnp.result_type(self.values.dtype, x.dtype))
+        b = x.shape[1]
+        width = columns_per_pass(self.values.shape[0], x.dtype.itemsize, b)
+        if width < b:  # column panels, one after the other: the gathered numbers stay under GATHER_BUDGET
+            panels = -(-b // width)
+            x = jnp.pad(x, ((0, 0), (0, panels * width - b))).reshape(x.shape[0], panels, width)
+            y = lax.map(self._panel, jnp.moveaxis(x, 1, 0))
+            y = jnp.moveaxis(y, 0, 1).reshape(self.shape[0], panels * width)[:, :b]
+        else:
+            y = self._panel(x)
+        return y[:, 0] if vector else y
+
+    def _panel(self, x: jax.Array) -> jax.Array:
+        b = x.shape[1]
         out = None
         offset = 0
         for length in self.lengths:
@@ -106,7 +133,7 @@ class JaggedRows:
                 indices_are_sorted=True,
                 mode="promise_in_bounds",
             )
-        return y[:, 0] if vector else y
+        return y
 
 
 @jax.jit

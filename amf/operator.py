@@ -17,8 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
+from amf._host_sparse import HostCSR, host_csr
 from amf._linalg import matmul
 from amf._sparse import JaggedRows, jagged_rows
+
+KERNELS = ("host", "jagged")
+"""Sparse product kernels: ``"host"`` (scipy CSR in threads via a callback, `amf._host_sparse`; CPU only) and
+``"jagged"`` (pure JAX, `amf._sparse`; any backend)."""
 
 
 @runtime_checkable
@@ -63,17 +68,17 @@ class DenseOperator:
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class SparseOperator:
-    """A sparse ``m x n`` matrix held twice, as ``A`` and as ``A^T``, each in split-row jagged-diagonal form.
+    """A sparse ``m x n`` matrix held twice, as ``A`` and as ``A^T``, so that both products read rows.
 
-    Both products are then fused gathers with no scatter (`amf._sparse`): ``matmat`` reads ``forward`` (the
-    rows of ``A``), ``rmatmat`` reads ``backward`` (the rows of ``A^T``). Memory: twice the CSR size.
-    Build one with `sparse_operator`. Measured against the alternatives (table in `amf._sparse`): on the 2-core
-    CPU, for blocks of 8-32 columns, up to 2x faster than BCOO and than gather + ``segment_sum`` and within
-    about 1.3x of scipy's single-threaded, host-only CSR kernel (sometimes ahead); the same code runs on a GPU.
+    ``matmat`` reads ``forward`` (the rows of ``A``), ``rmatmat`` reads ``backward`` (the rows of ``A^T``);
+    memory: twice the CSR size. Two layouts behind this one interface (`sparse_operator` picks by backend):
+    on a CPU, `amf._host_sparse.HostCSR` (scipy's CSR matvec in threads, called from jitted code; the fastest
+    CPU product measured, table in `benchmarks/bench_spectral.py`); elsewhere `amf._sparse.JaggedRows`, a
+    split-row jagged-diagonal layout whose products are fused XLA gathers with no scatter (GPU, TPU).
     """
 
-    forward: JaggedRows
-    backward: JaggedRows
+    forward: JaggedRows | HostCSR
+    backward: JaggedRows | HostCSR
     shape: tuple[int, int] = dataclasses.field(metadata=dict(static=True))
 
     @property
@@ -92,11 +97,7 @@ class SparseOperator:
 
     def astype(self, dtype) -> "SparseOperator":
         """The same matrix with values of ``dtype``."""
-        return SparseOperator(
-            dataclasses.replace(self.forward, values=self.forward.values.astype(dtype)),
-            dataclasses.replace(self.backward, values=self.backward.values.astype(dtype)),
-            self.shape,
-        )
+        return SparseOperator(self.forward.astype(dtype), self.backward.astype(dtype), self.shape)
 
     def todense(self) -> jax.Array:
         return self.forward.matmat(jnp.eye(self.shape[1], dtype=self.dtype))
@@ -118,13 +119,25 @@ class FunctionOperator:
         return self.rmatmat_fn(y)
 
 
-def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None) -> SparseOperator:
-    """``SparseOperator`` from a scipy sparse matrix (duplicates summed; ``dtype`` defaults to the matrix's)."""
+def default_kernel() -> str:
+    """``"host"`` when JAX computes on a CPU, else ``"jagged"``."""
+    return "host" if jax.default_backend() == "cpu" else "jagged"
+
+
+def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None, kernel: str | None = None) -> SparseOperator:
+    """``SparseOperator`` from a scipy sparse matrix (duplicates summed; ``dtype`` defaults to the matrix's).
+
+    ``kernel``: one of `KERNELS`; default `default_kernel` (``"host"`` on a CPU backend, ``"jagged"`` elsewhere).
+    """
+    kernel = default_kernel() if kernel is None else kernel
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     csr = sp.csr_array(matrix)
     dtype = np.dtype(dtype or csr.dtype)
+    layout = host_csr if kernel == "host" else jagged_rows
     return SparseOperator(
-        forward=jagged_rows(csr, dtype),
-        backward=jagged_rows(csr.T, dtype),
+        forward=layout(csr, dtype),
+        backward=layout(csr.T, dtype),
         shape=tuple(int(n) for n in csr.shape),
     )
 

@@ -18,6 +18,8 @@ import amf  # noqa: F401  (float64)
 from amf import krylov
 from amf._linalg import projector_distance
 from amf.krylov import default_tolerance, topk_svd
+from amf._host_sparse import host_csr
+from amf._host_sparse import threads as host_threads
 from amf.operator import DenseOperator, FunctionOperator, sparse_operator
 
 jax.config.update("jax_enable_x64", True)
@@ -153,15 +155,19 @@ def test_small_problem_uses_a_dense_svd():
     check_against_dense(a, result, 5, default_tolerance(np.float64), groups=[(0, 5)])
 
 
-def test_sparse_operator_products_match_scipy():
+@pytest.mark.parametrize("kernel", ["host", "jagged"])
+def test_sparse_operator_products_match_scipy(kernel):
     rng = np.random.default_rng(10)
     rows = np.concatenate([np.zeros(100, int), rng.integers(0, 50, 300)])  # row 0 has ~100 entries
     cols = np.concatenate([rng.integers(0, 40, 100), rng.integers(0, 40, 300)])
     a = sp.csr_array((rng.standard_normal(400), (rows, cols)), shape=(50, 40))  # duplicates add up
     a = sp.csr_array(a.toarray())
     a[7] = 0  # an empty row
-    op = sparse_operator(a)
-    assert op.forward.extra_rows.shape[0] > 0  # row 0 was split into chunks
+    op = sparse_operator(a, kernel=kernel)
+    if kernel == "jagged":
+        assert op.forward.extra_rows.shape[0] > 0  # row 0 was split into chunks
+    else:
+        assert len(op.forward.bands) == host_threads()
     x, y = rng.standard_normal((40, 3)), rng.standard_normal((50, 3))
     np.testing.assert_allclose(np.asarray(op.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(np.asarray(op.rmatmat(y)), a.T @ y, rtol=1e-12, atol=1e-12)
@@ -170,6 +176,21 @@ def test_sparse_operator_products_match_scipy():
     jitted = jax.jit(lambda o, x: o.matmat(x))(op, x)  # a pytree: passes through jit
     np.testing.assert_allclose(np.asarray(jitted), a @ x, rtol=1e-12, atol=1e-12)
     assert op.astype(np.float32).matmat(x.astype(np.float32)).dtype == jnp.float32
+
+
+def test_host_kernel_splits_rows_into_bands_of_equal_work():
+    rng = np.random.default_rng(12)
+    a = sp.random_array((1000, 300), density=0.02, random_state=rng, format="csr")
+    layout = host_csr(a, n_bands=3)
+    starts = [band[0] for band in layout.bands]
+    stops = [band[1] for band in layout.bands]
+    assert starts[0] == 0 and stops[-1] == 1000 and starts[1:] == stops[:-1]
+    nnz = [band[2].nnz for band in layout.bands]
+    assert sum(nnz) == a.nnz and max(nnz) - min(nnz) <= 2 * max(np.diff(a.indptr))
+    x = rng.standard_normal((300, 5))
+    np.testing.assert_allclose(np.asarray(layout.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        sparse_operator(a, kernel="bcoo")
 
 
 @pytest.mark.parametrize(
@@ -200,3 +221,15 @@ def test_invalid_matrix_raises():
         topk_svd((lambda x: x, lambda y: y), 1)
     with pytest.raises(ValueError, match="at least 2 rows"):
         topk_svd(np.ones((1, 5)), 1)
+
+
+def test_jagged_product_in_column_panels_when_the_gather_is_large(monkeypatch):
+    import amf._sparse as jagged
+
+    rng = np.random.default_rng(13)
+    a = sp.random_array((61, 47), density=0.1, random_state=rng, format="csr")
+    layout = jagged.jagged_rows(a)
+    monkeypatch.setattr(jagged, "GATHER_BUDGET", a.nnz * 8 * 3)  # three float64 columns per pass
+    assert jagged.columns_per_pass(a.nnz, 8, 7) == 3
+    x = rng.standard_normal((47, 7))  # three panels, the last one padded
+    np.testing.assert_allclose(np.asarray(layout.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
