@@ -186,7 +186,7 @@ def _pseudo_random(seed: jax.Array, shape: tuple[int, int], dtype) -> jax.Array:
     return x - jnp.floor(x) - 0.5
 
 
-def _orthonormalize(basis: jax.Array, w: jax.Array, seed: jax.Array):
+def _orthonormalize(basis: jax.Array, w: jax.Array, seed: jax.Array, h1: jax.Array | None = None):
     """Orthonormalize the block ``w (N, b)`` against the rows of ``basis (c, N)`` (orthonormal) and itself.
 
     Returns ``q (N, b)``, ``h (c, b)``, ``r (b, b)`` with ``w = basis^T h + q r`` to round-off, ``q`` orthonormal
@@ -195,13 +195,14 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, seed: jax.Array):
     basis to round-off), block classical Gram–Schmidt again, Gram-based QR (`_cholqr`, twice when ``w1``
     was ill-conditioned). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
     grows by ``||w|| / sigma_min(w1)`` per block step (measured: it reaches O(1) after ~40 steps).
+    ``h1 = basis w`` when the caller has it already.
     """
     c, n = basis.shape
     b = w.shape[1]
     dtype = w.dtype
     eps = jnp.finfo(dtype).eps
     scale = jnp.sqrt(jnp.max(jnp.sum(w * w, axis=0)))
-    h1 = matmul(basis, w)
+    h1 = matmul(basis, w) if h1 is None else h1
     w1 = w - matmul(basis.T, h1)
     lam, z = jnp.linalg.eigh(matmul(w1.T, w1))
     bad = lam <= (30.0 * np.sqrt(c + b) * eps * scale) ** 2
@@ -223,6 +224,43 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, seed: jax.Array):
     ill = jnp.logical_or(jnp.any(bad), lam[0] < jnp.sqrt(eps) * lam[-1])
     q, r3 = lax.cond(ill, _cholqr, lambda q: (q, jnp.eye(b, dtype=dtype)), q)
     return q, h1 + matmul(h2, r1), matmul(matmul(r3, r2), r1)
+
+
+def _orthonormalize_local(basis: jax.Array, w: jax.Array, h: jax.Array, start: jax.Array, b: int, eta):
+    """Orthonormalize ``w = M V_j`` against its Lanczos neighbours only, the rows ``[start, start + 2b)`` of
+    ``basis`` (``V_{j-1}, V_j``), given ``h = basis w``.
+
+    In exact arithmetic ``M V_j`` has no component along older blocks; in floating point it gains some as Ritz
+    vectors converge (the loss of orthogonality Paige analysed). ``h`` holds those components exactly, so the
+    orthogonality of the new block to the rest of the basis is known, not estimated: ``V_old^T q = h_old r^{-1}``.
+    Returns ``q``, the column of ``T`` (local entries only), ``r`` and whether ``max |h_old r^{-1}| <= eta``
+    (semi-orthogonality at level ``eta = max(1e-3 tol, 10 eps)``, so that the returned vectors are orthonormal
+    well within ``tol``; otherwise the caller orthogonalizes against the whole basis instead). Two local
+    Gram–Schmidt passes and a Gram-based QR: the whole basis is read once (for ``h``), not four times.
+    """
+    dtype = w.dtype
+    eps = jnp.finfo(dtype).eps
+    scale = jnp.sqrt(jnp.max(jnp.sum(w * w, axis=0)))
+    near = lax.dynamic_slice_in_dim(basis, start, 2 * b, axis=0)
+    h_near = lax.dynamic_slice_in_dim(h, start, 2 * b, axis=0)
+    w1 = w - matmul(near.T, h_near)
+    lam, z = jnp.linalg.eigh(matmul(w1.T, w1))
+    bad = lam <= (30.0 * np.sqrt(3 * b) * eps * scale) ** 2
+    root = jnp.sqrt(jnp.where(bad, 1.0, lam))
+    q1 = matmul(w1, z / root)
+    r1 = root[:, None] * z.T
+    h2 = matmul(near, q1)
+    q, r2 = _cholqr(q1 - matmul(near.T, h2))
+    ill = lam[0] < jnp.sqrt(eps) * lam[-1]
+    q, r3 = lax.cond(ill, _cholqr, lambda q: (q, jnp.eye(b, dtype=dtype)), q)
+    r = matmul(matmul(r3, r2), r1)
+    rows = jnp.arange(h.shape[0])[:, None]
+    is_near = (rows >= start) & (rows < start + 2 * b)
+    h_old = jnp.where(is_near, 0.0, h)
+    loss = jnp.max(jnp.abs(jnp.linalg.solve(r.T, h_old.T)))  # |(h_old r^{-1})^T|
+    ok = jnp.logical_and(jnp.logical_not(jnp.any(bad)), loss <= eta)
+    column = lax.dynamic_update_slice_in_dim(jnp.zeros_like(h), h_near + matmul(h2, r1), start, axis=0)
+    return q, column, r, ok
 
 
 def _orthonormal_columns(x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -267,6 +305,7 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
     basis = jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T)
     theta = jnp.zeros((keep,), dtype)
     resid = jnp.full((k,), jnp.inf, dtype)
+    eta = jnp.maximum(1e-3 * jnp.asarray(tol, dtype), 10 * jnp.finfo(dtype).eps)  # semi-orthogonality level
 
     def cycle(state):
         basis, theta, _, it, _ = state
@@ -279,7 +318,17 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
             x = lax.dynamic_slice_in_dim(basis, c, b, axis=0).T
             w = _normal(op, plan_.side, x)
             # against the whole basis: rows past the current block are zero, and a slice would be copied
-            q, h, r = _orthonormalize(basis, w, it * steps + j)
+            h = matmul(basis, w)
+
+            def full(_):
+                return _orthonormalize(basis, w, it * steps + j, h)
+
+            def local(_):
+                q, column, r, ok = _orthonormalize_local(basis, w, h, c - b, b, eta)
+                return lax.cond(ok, lambda _: (q, column, r), full, None)
+
+            # the first block after a restart couples to every kept Ritz vector: always the whole basis
+            q, h, r = lax.cond(j == 0, full, local, None)
             basis = lax.dynamic_update_slice_in_dim(basis, q.T, c + b, axis=0)
             t = lax.dynamic_update_slice(t, h[:p], (0, c))  # rows below the block land under the diagonal
             return basis, t, r
