@@ -12,7 +12,8 @@ component with a cluster ``s_2..s_32 ~ 0.92`` and a gap after it.
 
 Methods, each in a fresh subprocess (so peak memory is its own): ``amf-f64`` / ``amf-f32`` (`topk_svd` with
 its default tolerance, 1e-8 / 1e-4, on `amf.operator.SparseOperator`), ``arpack`` / ``propack``
-(``scipy.sparse.linalg.svds`` with its defaults, ``tol = 0``: machine precision), ``sklearn``
+(``scipy.sparse.linalg.svds`` with its defaults, ``tol = 0``: machine precision), ``arpack-tol`` (ARPACK
+stopped at amf-f64's tolerance, 1e-8 or ``--tol``: the like-for-like accuracy), ``sklearn``
 (``sklearn.utils.extmath.randomized_svd`` with its defaults: 10 oversamples, ``n_iter = "auto"``).
 
 Columns: ``time_s`` wall time of the solve (for amf including JIT compilation; ``compile_s`` is the part spent
@@ -40,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-METHODS = ("amf-f64", "amf-f32", "arpack", "propack", "sklearn")
+METHODS = ("amf-f64", "amf-f32", "arpack", "arpack-tol", "propack", "sklearn")
 
 
 # ---- one method in a child process ------------------------------------------------------------------------
@@ -93,11 +94,12 @@ def _solve(method: str, a, k: int, tol: float | None, seed: int):
         extra = dict(iterations=cert.iterations, matvecs=cert.matvecs, converged=cert.converged,
                      compile_s=round(sum(compile_s), 2))
         return result.u, result.s, result.vt, extra
-    if method in ("arpack", "propack"):
+    if method in ("arpack", "arpack-tol", "propack"):
         import numpy as np
         from scipy.sparse.linalg import svds
 
-        u, s, vt = svds(a, k=k, solver=method, random_state=seed)
+        peer_tol = 0 if method != "arpack-tol" else (1e-8 if tol is None else tol)
+        u, s, vt = svds(a, k=k, solver=method.removesuffix("-tol"), tol=peer_tol, random_state=seed)
         order = np.argsort(-s)
         return u[:, order], s[order], vt[order], {}
     if method == "sklearn":
