@@ -18,12 +18,20 @@ that recovers the other factor:
 3. Stop when ``||R E^T y_i|| <= tol s_1 s_i / 2`` for ``i <= k`` (the right residual of the triplet after
    step 5, with a safety factor 2); else restart: keep the top ``keep`` Ritz vectors and the residual block
    ``V_{s+1}`` (the relation stays exact), and run the next cycle.
-4. Orthogonalization (MEASUREMENTS.md: LAPACK's tall QR is the slow path on a CPU): block classical
-   Gram–Schmidt twice, the first pass followed by SVQB (``W z Lambda^{-1/2}`` from the eigen-decomposition of
-   the ``b x b`` Gram; directions of ``W`` inside the basis to round-off, a "happy breakdown", are replaced by
-   generic vectors) and the second by a Gram-based QR (a third when the block was ill-conditioned). Only
-   GEMMs with the ``N x p`` basis and ``b x b`` eigen-decompositions; no tall QR, no triangular solve. The
-   second pass is needed: with one, the loss of orthogonality grows by ``||W|| / sigma_min`` per step (measured).
+4. Orthogonalization (MEASUREMENTS.md: LAPACK's tall QR is the slow path on a CPU). Every step reads the
+   basis once for ``h = V^T W``. While the basis stays *semi-orthogonal* the step orthogonalizes ``W`` only
+   against its Lanczos neighbours ``V_{j-1}, V_j`` (what the three-term recurrence needs in exact arithmetic),
+   twice, then a Gram-based QR ``W = Q R``; the new block's inner products with the older rows are then known
+   exactly, ``h_old R^{-1}``, and when their largest exceeds ``eta = max(1e-3 tol, 10 eps)`` (and always on
+   the first step of a cycle, which couples to every kept Ritz vector) the step falls back to full block
+   classical Gram–Schmidt twice, the first pass followed by SVQB (``W z Lambda^{-1/2}`` from the
+   eigen-decomposition of the ``b x b`` Gram; directions of ``W`` inside the basis to round-off, a "happy
+   breakdown", are replaced by generic vectors) and the second by a Gram-based QR (a third when the block was
+   ill-conditioned). Only GEMMs with the ``N x p`` basis and ``b x b`` eigen-decompositions; no tall QR, no
+   triangular solve. The second pass is needed: with one, the loss of orthogonality grows by
+   ``||W|| / sigma_min`` per step (measured). A local step reads the basis once, a full one four times; on
+   the planted graphs about half of the steps stay local (the loss of orthogonality of Lanczos grows as Ritz
+   vectors converge, Paige's theorem).
 5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R``, ``R = X S Z^T`` (``k x k`` SVD),
    ``u = Q X``, ``s = S``, ``v = V_k Z``; ``A v = s u`` holds to round-off. `amf.solution.certify_svd` then
    recomputes both residuals with two more block products.
@@ -338,9 +346,12 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
         theta_all, y = jnp.linalg.eigh(t)
         theta_all, y = theta_all[::-1], y[:, ::-1]
         resid = jnp.linalg.norm(matmul(r, y[p - b :, :k]), axis=0)
-        residual_block = basis[p:]
-        kept = matmul(jnp.pad(y[:, :keep], ((0, b), (0, 0))).T, basis)  # no (p, N) slice of the basis
-        basis = basis.at[:keep].set(kept).at[keep : keep + b].set(residual_block).at[keep + b :].set(0)
+        # the kept Ritz vectors and the residual block by one GEMM with the whole basis (no (p, N) slice); a
+        # separate read of the residual block after the first update would make XLA copy the basis (measured)
+        select = jnp.zeros((p + b, keep + b), dtype).at[:p, :keep].set(y[:, :keep]).at[p:, keep:].set(
+            jnp.eye(b, dtype=dtype))
+        restart = matmul(select.T, basis)
+        basis = lax.dynamic_update_slice_in_dim(basis, restart, 0, axis=0).at[keep + b :].set(0)
         theta_new = theta_all[:keep]
         return basis, theta_new, resid, it + 1, _converged(theta_new, resid)
 
