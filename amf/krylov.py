@@ -346,12 +346,10 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
         theta_all, y = jnp.linalg.eigh(t)
         theta_all, y = theta_all[::-1], y[:, ::-1]
         resid = jnp.linalg.norm(matmul(r, y[p - b :, :k]), axis=0)
-        # the kept Ritz vectors and the residual block by one GEMM with the whole basis (no (p, N) slice); a
-        # separate read of the residual block after the first update would make XLA copy the basis (measured)
+        # the kept Ritz vectors and the residual block, [Y_keep | E]^T V, written over the first rows in place
         select = jnp.zeros((p + b, keep + b), dtype).at[:p, :keep].set(y[:, :keep]).at[p:, keep:].set(
             jnp.eye(b, dtype=dtype))
-        restart = matmul(select.T, basis)
-        basis = lax.dynamic_update_slice_in_dim(basis, restart, 0, axis=0).at[keep + b :].set(0)
+        basis = _restart_rows(basis, select).at[keep + b :].set(0)
         theta_new = theta_all[:keep]
         return basis, theta_new, resid, it + 1, _converged(theta_new, resid)
 
@@ -367,6 +365,30 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
     state = (basis, theta, resid, jnp.asarray(0, jnp.int32), jnp.asarray(False))
     basis, theta, resid, cycles, converged = lax.while_loop(keep_going, cycle, state)
     return basis[:k], theta[:k], resid, cycles, converged
+
+
+RESTART_PANEL = 1 << 15
+"""Columns of the basis rewritten at a time by a restart (bounds its temporary to ``(keep + b) x 32768``)."""
+
+
+def _restart_rows(basis: jax.Array, select: jax.Array) -> jax.Array:
+    """``basis[:c] = select^T basis`` (``c`` = ``select.shape[1]``) in place, one panel of columns at a time.
+
+    One GEMM over the whole basis would need a ``c x N`` temporary (350 MB at ``N = 10^6``, ``c = 44``), and
+    reading any part of the old basis after the update makes XLA copy all of it (measured).
+    """
+    n = basis.shape[1]
+    width = min(RESTART_PANEL, n)
+    full = n // width
+
+    def panel(start, basis, size):
+        old = lax.dynamic_slice_in_dim(basis, start, size, axis=1)
+        return lax.dynamic_update_slice(basis, matmul(select.T, old), (0, start))
+
+    basis = lax.fori_loop(0, full, lambda i, basis: panel(i * width, basis, width), basis)
+    if n > full * width:
+        basis = panel(full * width, basis, n - full * width)
+    return basis
 
 
 def _finish(op: Operator, rows: jax.Array, side: str):
