@@ -8,10 +8,18 @@ and each column of ``X`` is one matvec, because a single column of the right-han
 in the last-level cache while a block of columns does not (scipy's multi-vector kernel is slower per column
 than its matvec at this size, MEASUREMENTS.md).
 
-Measured (`benchmarks/bench_spectral.py --kernels`, ``Pn`` of the planted graph, ``10^6`` nodes a side,
-``9.8 x 10^6`` entries, 2-core AMD EPYC whose timings drift by 2x between runs, so ratios within one run):
-see the table in that module's docstring. The callback copies ``X`` and the result once each (about 2 ms per
-``8 MB`` column); nothing else is copied per call.
+Measured (``Pn`` of the planted graph, ``10^6`` nodes a side, ``9.8 x 10^6`` entries, 2-core AMD EPYC whose
+timings drift by up to 2x between runs; ms for ``A X``, min of 3-5):
+
+| columns | jagged XLA layout (`amf._sparse`) | scipy CSR, one thread | this module, in a jitted call |
+| ---: | ---: | ---: | ---: |
+| 1, float64 | 96 | 83 (43 in another run) | 19 per column of ``A^T A X`` |
+| 4, float64 | 278 | 155-186 (two threads, outside jit) | 23 per column of ``A^T A X`` |
+| 1, float32 | 65 | 26 | 11 per column of ``A^T A X`` |
+| 4, float32 | 222 | 69 (two threads, outside jit) | 11 per column of ``A^T A X`` |
+
+The callback copies ``X`` and the result once each (about 2 ms per ``8 MB`` column); nothing else is copied
+per call (the matrix is reached through the closure: passing it as a callback argument would copy it).
 
 The matrix is static jit data (hashed by identity): the compiled solver holds a reference to it for as long
 as JAX's compilation cache keeps the entry.
@@ -29,6 +37,10 @@ import numpy as np
 import scipy.sparse as sp
 
 _POOL: ThreadPoolExecutor | None = None
+
+CALLBACK_COLUMNS = 8
+"""Columns per callback: a wide block is multiplied in groups, so the host-side copies of its input and output
+stay at ``2 x 8 x n`` numbers (512 MB less at ``n = 10^6``, ``k = 32``, float64)."""
 
 
 def threads() -> int:
@@ -76,8 +88,13 @@ class HostCSR:
         vector = x.ndim == 1
         rows = x[None, :] if vector else x.T  # (b, n): each column contiguous for the callback
         dtype = jnp.result_type(self.values.dtype, x.dtype)
-        out = jax.ShapeDtypeStruct((rows.shape[0], self.shape[0]), dtype)
-        y = jax.pure_callback(self._product, out, rows.astype(dtype), vmap_method="sequential")
+        rows = rows.astype(dtype)
+        pieces = []
+        for start in range(0, rows.shape[0], CALLBACK_COLUMNS):  # bounds the host-side copies
+            piece = rows[start : start + CALLBACK_COLUMNS]
+            out = jax.ShapeDtypeStruct((piece.shape[0], self.shape[0]), dtype)
+            pieces.append(jax.pure_callback(self._product, out, piece, vmap_method="sequential"))
+        y = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)
         return y[0] if vector else y.T
 
     def _product(self, rows) -> np.ndarray:
