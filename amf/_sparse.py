@@ -34,7 +34,8 @@ Earlier runs of the same comparison (Poisson degrees, ``3.6 x 10^6`` entries) pu
 of BCOO and ``segment_sum`` for 8-32 columns and 1.2-1.6x behind scipy; at ``10^6 x 10^6`` with ``10^7``
 entries all of them cost 40-90 ms per column (a block of ``b`` columns no longer fits the 32 MB L3 cache, one
 column does). XLA's CPU gather is the limit (~2-4 ns per gathered number, scalar code); the layout removes the
-scatter and the ``(nnz, b)`` temporary, not the gather. On a GPU the same code is a plain gather + reduction.
+scatter and the ``(nnz, b)`` temporary, not the gather. On a GPU the same code is a plain gather + reduction;
+on a CPU `amf.operator.sparse_operator` uses scipy's kernel in threads instead (`amf._host_sparse`).
 """
 
 from __future__ import annotations

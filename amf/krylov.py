@@ -48,24 +48,27 @@ dense bulk edge larger blocks need more products (measured, ``k = 32``, planted 
 price of the normal operator is the squared spectrum: triplets with ``s_i / s_1 < ~sqrt(eps / tol)`` may not
 reach ``tol`` (irrelevant at the top of ``Pn``).
 
-Implementation. One jitted ``lax.while_loop`` over cycles; inside a cycle one ``lax.fori_loop`` over the block
-steps, each orthogonalizing against the whole ``(p + b) x N`` basis buffer (rows past the current block are
-kept zero): a prefix slice would be copied by XLA (+1.3 GB at ``N = 10^6``) and would need one compiled body
-per prefix; the zero rows cost ~40% more Gram–Schmidt arithmetic. Static shapes: one compilation
+Implementation. Sparse products go through `amf.operator.SparseOperator`, whose layout follows the backend
+(scipy's CSR kernel in threads on a CPU, a jagged XLA layout elsewhere). One jitted ``lax.while_loop`` over
+cycles; inside a cycle one ``lax.fori_loop`` over the block steps, each reading the whole ``(p + b) x N`` basis
+buffer (rows past the current block are kept zero): a prefix slice would be copied by XLA (+1.3 GB at
+``N = 10^6``) and would need one compiled body per prefix; the zero rows cost ~40% more Gram–Schmidt
+arithmetic. A restart rewrites the first ``keep + b`` rows in place, in panels of columns (`_restart_rows`), so
+XLA's temporary memory is the basis plus the final ``k`` Ritz vectors. Static shapes: one compilation
 per (operator structure, ``k``, block, dtype); new values of the same operator do not recompile, and nothing
 syncs with the host until the loop ends. A repeated value that fills the block (``b`` or more equal values that
 end before the ``k``-th) triggers a rerun with twice the block. Problems too small for the basis
 (``p + b > min(m, n)``) get a dense SVD of ``A`` built from products.
 
-Performance (``benchmarks/bench_spectral.py``, 2-core CPU shared with other jobs, so preliminary): on the
-planted graph with ``10^6`` nodes a side, ``10^7`` edges, ``k = 32``, float64 to max residual 7e-10 took 143 s
-(117 s with per-group prefix Grams, which need 1.3 GB more), ARPACK 62-72 s, PROPACK 34-39 s, scikit-learn's
-``randomized_svd`` 50-54 s (residual 0.12); float32 (tol 1e-4) 67 s. The targets (10x ARPACK) are not met on this
-machine: XLA's CPU gather makes a block product cost 40-90 ms per column at this size (a block no longer fits
-the L3 cache; scipy's single matvec is ~20 ms), and full re-orthogonalization reads the basis four times per
-block step. On a CPU a single-vector Golub–Kahan method with partial re-orthogonalization (PROPACK's design)
-spends fewer products and less memory traffic; the block design pays off where gathers and GEMMs are cheap
-(a GPU).
+Performance (``python benchmarks/bench_spectral.py --sizes 1e4,1e5,1e6 --k 32``, 2-core AMD EPYC whose speed
+drifts by up to 2x between runs, all methods in one run): planted graph with ``10^6`` nodes a side, ``9.8 x 10^6``
+edges, 32 classes, ``k = 32``: float64 41 s to max residual 8e-10 (656 products, 5 cycles), float32 29 s
+(1.2e-5); ARPACK 43 s (42 s stopped at 1e-8), PROPACK 42 s, scikit-learn's ``randomized_svd`` 48 s (residual
+0.16, ``s_k`` off by 5%). Far from the 10x-ARPACK target, and the floor is visible: the sparse products alone
+cost ~15 s (656 column products at ~23 ms, scipy's CSR kernel in two threads at the memory-bandwidth limit of
+this machine, ~6-8 GB/s), and orthogonalization reads an 800 MB basis once per block step (four times on the
+half of the steps that need a full pass). The block design pays off where gathers and GEMMs are cheap (a GPU:
+module `benchmarks/gpu_check.py`).
 
 Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); ``b = clip(k // 8, 4, 16)``; ``keep = k + max(2 b, 8)``
 Ritz vectors kept; ``s = max(4, ceil(4 keep / 3 b))`` block steps per cycle (``p ~ 2.3 keep``);
