@@ -63,13 +63,12 @@ end before the ``k``-th) triggers a rerun with twice the block. Problems too sma
 
 Performance (``python benchmarks/bench_spectral.py --sizes 1e4,1e5,1e6 --k 32``, 2-core AMD EPYC whose speed
 drifts by up to 2x between runs, all methods in one run): planted graph with ``10^6`` nodes a side, ``9.8 x 10^6``
-edges, 32 classes, ``k = 32``: float64 41 s to max residual 8e-10 (656 products, 5 cycles), float32 29 s
-(1.2e-5); ARPACK 43 s (42 s stopped at 1e-8), PROPACK 42 s, scikit-learn's ``randomized_svd`` 48 s (residual
+edges, 32 classes, ``k = 32``: float64 35 s to max residual 8e-10 (656 products, 5 cycles), float32 29 s
+(1.2e-5); ARPACK 46 s (45 s stopped at 1e-8), PROPACK 49 s, scikit-learn's ``randomized_svd`` 50 s (residual
 0.16, ``s_k`` off by 5%). Far from the 10x-ARPACK target, and the floor is visible: the sparse products alone
 cost ~15 s (656 column products at ~23 ms, scipy's CSR kernel in two threads at the memory-bandwidth limit of
-this machine, ~6-8 GB/s), and orthogonalization reads an 800 MB basis once per block step (four times on the
-half of the steps that need a full pass). The block design pays off where gathers and GEMMs are cheap (a GPU:
-module `benchmarks/gpu_check.py`).
+this machine), and every block step reads the 800 MB basis at least once. The block design pays off where
+gathers and GEMMs are cheap (a GPU: `benchmarks/gpu_check.py`).
 
 Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); ``b = clip(k // 8, 4, 16)``; ``keep = k + max(2 b, 8)``
 Ritz vectors kept; ``s = max(4, ceil(4 keep / 3 b))`` block steps per cycle (``p ~ 2.3 keep``);
