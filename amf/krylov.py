@@ -122,11 +122,15 @@ class KrylovPlan:
         return self.basis + self.block > self.dim
 
 
-def plan(shape: tuple[int, int], k: int, block_size: int | None = None) -> KrylovPlan:
-    """The `KrylovPlan` `topk_svd` uses for an ``m x n`` operator (defaults in the module docstring)."""
+def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: str | None = None) -> KrylovPlan:
+    """The `KrylovPlan` `topk_svd` uses for an ``m x n`` operator (defaults in the module docstring).
+
+    ``side``: where the basis lives; default the smaller side (``"right"`` when ``n <= m``). A row-sharded
+    operator asks for ``"left"`` (`amf.sharded.ShardedOperator.basis_side`) so the basis is sharded too.
+    """
     m, n = shape
-    side = "right" if n <= m else "left"
-    dim = min(m, n)
+    side = side or ("right" if n <= m else "left")
+    dim = n if side == "right" else m
     block = int(block_size) if block_size is not None else int(np.clip(k // 8, 4, 16))
     keep = k + max(2 * block, 8)
     steps = max(4, -(-4 * keep // (3 * block)))
@@ -311,14 +315,24 @@ def _normal(op: Operator, side: str, x: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
+def _shard_basis(op: Operator, plan_: KrylovPlan, basis: jax.Array) -> jax.Array:
+    """Lay the ``(p + b) x N`` basis out like the operator's side it lives on (a no-op for one device)."""
+    if plan_.side == "left" and hasattr(op, "shard_basis"):
+        return op.shard_basis(basis)
+    return basis
+
+
 def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPlan, dtype):
     """Thick-restart block Lanczos on ``M`` (module docstring steps 1-3). Returns the top ``k`` Ritz vectors as
     rows ``(k, N)``, Ritz values, residual estimates, cycles run."""
     k, b, keep, steps, n_dim = plan_.k, plan_.block, plan_.keep, plan_.steps, plan_.dim
     p = plan_.basis
     start = jax.random.normal(key, (n_dim, b), dtype)
+    rows = getattr(op, "n_rows", n_dim) if plan_.side == "left" else n_dim
+    if rows < n_dim:  # an operator padded with zero rows: keep the basis off the padding
+        start = jnp.where(jnp.arange(n_dim)[:, None] < rows, start, 0.0)
     start, _ = _orthonormal_columns(start)
-    basis = jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T)
+    basis = _shard_basis(op, plan_, jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T))
     theta = jnp.zeros((keep,), dtype)
     resid = jnp.full((k,), jnp.inf, dtype)
     eta = jnp.maximum(1e-3 * jnp.asarray(tol, dtype), 10 * jnp.finfo(dtype).eps)  # semi-orthogonality level
@@ -357,7 +371,8 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
         # the kept Ritz vectors and the residual block, [Y_keep | E]^T V, written over the first rows in place
         select = jnp.zeros((p + b, keep + b), dtype).at[:p, :keep].set(y[:, :keep]).at[p:, keep:].set(
             jnp.eye(b, dtype=dtype))
-        basis = _restart_rows(basis, select).at[keep + b :].set(0)
+        sharded = plan_.side == "left" and hasattr(op, "shard_basis")
+        basis = _shard_basis(op, plan_, _restart_rows(basis, select, panels=not sharded).at[keep + b :].set(0))
         theta_new = theta_all[:keep]
         return basis, theta_new, resid, it + 1, _converged(theta_new, resid)
 
@@ -382,14 +397,16 @@ RESTART_PANEL = 1 << 15
 """Columns of the basis rewritten at a time by a restart (bounds its temporary to ``(keep + b) x 32768``)."""
 
 
-def _restart_rows(basis: jax.Array, select: jax.Array) -> jax.Array:
+def _restart_rows(basis: jax.Array, select: jax.Array, panels: bool = True) -> jax.Array:
     """``basis[:c] = select^T basis`` (``c`` = ``select.shape[1]``) in place, one panel of columns at a time.
 
     One GEMM over the whole basis would need a ``c x N`` temporary (350 MB at ``N = 10^6``, ``c = 44``), and
-    reading any part of the old basis after the update makes XLA copy all of it (measured).
+    reading any part of the old basis after the update makes XLA copy all of it (measured). ``panels=False``
+    for a basis sharded along its columns: there a panel would gather the whole basis onto every device, while
+    one GEMM stays on each device's own columns.
     """
     n = basis.shape[1]
-    width = min(RESTART_PANEL, n)
+    width = min(RESTART_PANEL, n) if panels else n
     full = n // width
 
     def panel(start, basis, size):
@@ -561,7 +578,7 @@ def topk_svd(
     dynamic_op, static_op = _split(op)
     iterations = matvecs = 0
     while True:
-        plan_ = plan((m, n), k, block_size)
+        plan_ = plan((m, n), k, block_size, side=getattr(op, "basis_side", None))
         if plan_.dense:
             u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
             matvecs += min(m, n)

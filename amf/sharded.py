@@ -9,7 +9,9 @@ replicated. Then
 - ``rmatmat(Y) = Pn^T Y``: every device forms ``Pn_d^T Y_d`` and one ``psum`` adds them up.
 
 Everything else a solver does (Gram matrices, small ``k x k`` factorizations) is ordinary ``jnp`` code under
-``jit``; XLA inserts the reductions for the sharded image-side blocks. The same code runs on one host with
+``jit``; XLA inserts the reductions for the sharded image-side blocks. `amf.krylov.topk_svd` keeps its Krylov
+basis on the image side (`ShardedOperator.basis_side`, `ShardedOperator.shard_basis`), so each device holds
+``1 / D`` of it and its Gram–Schmidt GEMMs run on local columns with ``b x b`` reductions. The same code runs on one host with
 several devices (GPUs, TPU cores, or CPU devices faked with ``XLA_FLAGS=--xla_force_host_platform_device_count``)
 and on several hosts joined by ``jax.distributed.initialize``, where each process supplies the rows of its own
 devices (`sharded_operator` builds them from the graph every process has loaded).
@@ -80,6 +82,16 @@ class ShardedOperator:
     def row_sharding(self) -> NamedSharding:
         """Sharding of image-side blocks ``(D R, b)``."""
         return NamedSharding(self.mesh, P(AXIS))
+
+    @property
+    def basis_side(self) -> str:
+        """Where a Krylov solver should keep its basis: on the image side (``"left"``, sharded like the rows, so
+        each device holds ``1 / D`` of it) unless a replicated text-side basis is smaller per device."""
+        return "left" if self.rows_per_device <= self.shape[1] else "right"
+
+    def shard_basis(self, basis: jax.Array) -> jax.Array:
+        """Constrain an image-side basis ``(c, D R)`` (vectors as rows) to be sharded along its columns."""
+        return jax.lax.with_sharding_constraint(basis, NamedSharding(self.mesh, P(None, AXIS)))
 
 
 def device_mesh(n_devices: int | None = None) -> Mesh:

@@ -49,6 +49,7 @@ def compute(out: str) -> None:
         "rmatmat": _gather(rmatmat),
         "devices": np.array(jax.device_count()),
         "processes": np.array(jax.process_count()),
+        "basis_side": np.array(op.basis_side),
     }
     arrays.update(u=result.u, s=result.s, vt=result.vt, converged=np.array(result.certificate.converged))
     if jax.process_index() == 0:

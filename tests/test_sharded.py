@@ -41,6 +41,7 @@ def _assert_matches(out: Path, single_device, devices: int, processes: int):
     g, x, y, reference = single_device
     with np.load(out) as data:
         assert int(data["devices"]) == devices and int(data["processes"]) == processes
+        assert str(data["basis_side"]) == "left"  # the Krylov basis lives on the sharded image side
         np.testing.assert_allclose(data["matmat"], g.normalized @ x, rtol=0, atol=1e-13)
         np.testing.assert_allclose(data["rmatmat"], g.normalized.T @ y, rtol=0, atol=1e-13)
         assert bool(data["converged"])
