@@ -125,3 +125,18 @@ def test_components_counted_on_the_bipartite_graph():
     # two blocks {images 0,1; text 0} and {image 2; text 1}
     g = CoOccurrence.from_arrays([0, 1, 2], [0, 0, 1], [1.0, 1.0, 1.0], (3, 2))
     assert g.n_components == 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_components_match_the_symmetric_adjacency(seed):
+    # sparse random graphs with many components; reference: undirected components of [[0, W], [W^T, 0]]
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    n_v, n_l, n_e = 60, 45, 50
+    rows = np.concatenate([np.arange(n_v), rng.integers(0, n_v, n_e)])
+    cols = np.concatenate([rng.integers(0, n_l, n_v), rng.integers(0, n_l, n_e)])
+    g = CoOccurrence.from_arrays(rows, cols, np.ones(rows.size), (n_v, n_l), drop_isolated=True)
+    w = sp.csr_array(g.joint)
+    expected = connected_components(sp.block_array([[None, w], [w.T, None]]), directed=False)[0]
+    assert expected > 1 and g.n_components == expected
