@@ -83,7 +83,8 @@ class HostCSR:
         return sp.csr_array(sp.vstack([band for _, _, band in self.bands], format="csr"))
 
     def matmat(self, x: jax.Array) -> jax.Array:
-        """``A X`` for ``X (n, b)`` (or ``(n,)``), through one `jax.pure_callback` (works under ``jit``)."""
+        """``A X`` for ``X (n, b)`` (or ``(n,)``) through `jax.pure_callback`, `CALLBACK_COLUMNS` columns per call
+        (works under ``jit``)."""
         x = jnp.asarray(x)
         vector = x.ndim == 1
         rows = x[None, :] if vector else x.T  # (b, n): each column contiguous for the callback
@@ -114,7 +115,9 @@ class HostCSR:
 def host_csr(matrix, dtype=None, n_bands: int | None = None) -> HostCSR:
     """`HostCSR` for ``matrix`` (scipy sparse; duplicates summed) in ``n_bands`` row bands (default `threads`)."""
     csr = sp.csr_array(matrix, dtype=dtype)
-    csr.sum_duplicates()
+    if not csr.has_canonical_format:  # on a copy: the arrays may be the caller's
+        csr = csr.copy()
+        csr.sum_duplicates()
     m, n = csr.shape
     index = np.int32 if max(m, n, csr.nnz) < 2**31 else np.int64
     indptr = csr.indptr.astype(np.int64)
@@ -125,7 +128,8 @@ def host_csr(matrix, dtype=None, n_bands: int | None = None) -> HostCSR:
     bands = []
     for start, stop in zip(cuts[:-1], cuts[1:]):
         lo, hi = indptr[start], indptr[stop]
-        band = sp.csr_array((csr.data[lo:hi], csr.indices[lo:hi].astype(index), (indptr[start : stop + 1] - lo).astype(index)),
+        local_indptr = (indptr[start : stop + 1] - lo).astype(index)
+        band = sp.csr_array((csr.data[lo:hi], csr.indices[lo:hi].astype(index), local_indptr),
                             shape=(int(stop - start), n))
         bands.append((int(start), int(stop), band))
     return HostCSR(bands=tuple(bands), shape=(int(m), int(n)), values=csr.data)

@@ -43,11 +43,12 @@ products for the same residual. Lanczos on the normal operator keeps **one** bas
 re-orthogonalization costs half of Golub–Kahan bidiagonalization's two bases. Blocks turn that work into GEMMs
 (a single-vector basis update is a memory-bound GEMV, ARPACK's bottleneck) and find up to ``b`` copies of a
 repeated singular value; but each block step raises the Krylov degree by one for ``b`` products, so on a
-dense bulk edge larger blocks need more products (measured, ``k = 32``, planted graph with 10^5 nodes a side:
-768 / 992 / 1888 products for ``b = 4 / 8 / 16``, 544 for ``b = 2`` at ``3 x 10^4``; ARPACK ~490, PROPACK ~385). Randomized block Krylov (Musco–Musco) needs blocks of
-``k + p`` columns and so far more products. Thick restart bounds the memory to ``N (p + b)`` numbers. The
-price of the normal operator is the squared spectrum: triplets with ``s_i / s_1 < ~sqrt(eps / tol)`` may not
-reach ``tol`` (irrelevant at the top of ``Pn``).
+dense bulk edge larger blocks need more products (measured, ``k = 32``, 16-class planted graph with 10^5
+nodes a side: 768 / 992 / 1888 products for ``b = 4 / 8 / 16``, 544 for ``b = 2`` at ``3 x 10^4``; ARPACK ~490,
+PROPACK ~385; with 32 classes at 10^5: 544 / 736 / 864 / 1376 for ``b = 4 / 8 / 16 / 32``, ARPACK 440,
+PROPACK 435). Randomized block Krylov (Musco–Musco) needs blocks of ``k + p`` columns and so far more products.
+Thick restart bounds the memory to ``N (p + b)`` numbers. The price of the normal operator is the squared
+spectrum: triplets with ``s_i / s_1 < ~sqrt(eps / tol)`` may not reach ``tol`` (irrelevant at the top of ``Pn``).
 
 Implementation. Sparse products go through `amf.operator.SparseOperator`, whose layout follows the backend
 (scipy's CSR kernel in threads on a CPU, a jagged XLA layout elsewhere). One jitted ``lax.while_loop`` over
@@ -263,7 +264,7 @@ def _orthonormalize_local(basis: jax.Array, w: jax.Array, h: jax.Array, start: j
     h_near = jnp.concatenate([h[:top], lax.dynamic_slice_in_dim(h, start, 2 * b, axis=0)])
     w1 = w - matmul(near.T, h_near)
     lam, z = jnp.linalg.eigh(matmul(w1.T, w1))
-    bad = lam <= (30.0 * np.sqrt(3 * b) * eps * scale) ** 2
+    bad = lam <= (30.0 * np.sqrt(top + 3 * b) * eps * scale) ** 2
     root = jnp.sqrt(jnp.where(bad, 1.0, lam))
     q1 = matmul(w1, z / root)
     r1 = root[:, None] * z.T

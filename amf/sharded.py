@@ -11,10 +11,12 @@ replicated. Then
 Everything else a solver does (Gram matrices, small ``k x k`` factorizations) is ordinary ``jnp`` code under
 ``jit``; XLA inserts the reductions for the sharded image-side blocks. `amf.krylov.topk_svd` keeps its Krylov
 basis on the image side (`ShardedOperator.basis_side`, `ShardedOperator.shard_basis`), so each device holds
-``1 / D`` of it and its Gram–Schmidt GEMMs run on local columns with ``b x b`` reductions. The same code runs on one host with
-several devices (GPUs, TPU cores, or CPU devices faked with ``XLA_FLAGS=--xla_force_host_platform_device_count``)
-and on several hosts joined by ``jax.distributed.initialize``, where each process supplies the rows of its own
-devices (`sharded_operator` builds them from the graph every process has loaded).
+``1 / D`` of it and its Gram–Schmidt GEMMs run on local columns with ``b x b`` reductions.
+
+The same code runs on one host with several devices (GPUs, TPU cores, or CPU devices faked with
+``XLA_FLAGS=--xla_force_host_platform_device_count``) and on several hosts joined by
+``jax.distributed.initialize``, where each process supplies the rows of its own devices (`sharded_operator`
+builds them from the graph every process has loaded).
 """
 
 from __future__ import annotations
