@@ -233,3 +233,17 @@ def test_jagged_product_in_column_panels_when_the_gather_is_large(monkeypatch):
     assert jagged.columns_per_pass(a.nnz, 8, 7) == 3
     x = rng.standard_normal((47, 7))  # three panels, the last one padded
     np.testing.assert_allclose(np.asarray(layout.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("panels", [True, False])
+def test_restart_rewrites_the_leading_rows_in_panels(monkeypatch, panels):
+    import amf.krylov as krylov
+
+    monkeypatch.setattr(krylov, "RESTART_PANEL", 7)  # 23 columns: three full panels and a remainder of 2
+    rng = np.random.default_rng(14)
+    basis = rng.standard_normal((9, 23))
+    select = rng.standard_normal((9, 4))
+    expected = basis.copy()
+    expected[:4] = select.T @ basis
+    got = jax.jit(lambda b, s: krylov._restart_rows(b, s, panels=panels))(basis, select)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-13, atol=1e-13)
