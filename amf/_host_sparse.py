@@ -8,15 +8,19 @@ and each column of ``X`` is one matvec, because a single column of the right-han
 in the last-level cache while a block of columns does not (scipy's multi-vector kernel is slower per column
 than its matvec at this size, MEASUREMENTS.md).
 
-Measured (``Pn`` of the planted graph, ``10^6`` nodes a side, ``9.8 x 10^6`` entries, 2-core AMD EPYC whose
-timings drift by up to 2x between runs; ms for ``A X``, min of 3-5):
+Measured (``python benchmarks/bench_spectral.py --kernels --sizes 1e6``: ``Pn`` of the planted graph, ``10^6``
+nodes a side, ``9.8 x 10^6`` entries, float64, 2-core AMD EPYC whose timings drift by up to 2x between runs;
+min of 5, ms for ``A X`` / ``A^T X``):
 
-| columns | jagged XLA layout (`amf._sparse`) | scipy CSR, one thread | this module, in a jitted call |
-| ---: | ---: | ---: | ---: |
-| 1, float64 | 96 | 83 (43 in another run) | 19 per column of ``A^T A X`` |
-| 4, float64 | 278 | 155-186 (two threads, outside jit) | 23 per column of ``A^T A X`` |
-| 1, float32 | 65 | 26 | 11 per column of ``A^T A X`` |
-| 4, float32 | 222 | 69 (two threads, outside jit) | 11 per column of ``A^T A X`` |
+| columns | scipy CSR, one thread | jax BCOO | gather + segment_sum | jagged (`amf._sparse`) | this module |
+| ---: | ---: | ---: | ---: | ---: | ---: |
+| 1 | 38.7 / 36.4 | 72.2 / 46.3 | 62.2 / 46.7 | 27.9 / 32.5 | 15.8 / 13.8 |
+| 8 | 270 / 268 | 349 / 380 | 392 / 340 | 276 / 265 | 207 / 204 |
+| 32 | 859 / 863 | 1461 / 1347 | 1726 / 1345 | 920 / 966 | 1084 / 1457 |
+
+The solver's blocks have 4 columns (its final products ``k``): where it multiplies, this layout is the
+fastest; at 32 columns the callback's copies and transposes (``2 x 8 n`` numbers per call) cost more than they
+save. In the solver, 656 column products of ``A^T A X`` took 12 s (18 ms each) at this size.
 
 The callback copies ``X`` and the result once each (about 2 ms per ``8 MB`` column); nothing else is copied
 per call (the matrix is reached through the closure: passing it as a callback argument would copy it).
