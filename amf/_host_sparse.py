@@ -18,9 +18,9 @@ min of 5, ms for ``A X`` / ``A^T X``):
 | 8 | 270 / 268 | 349 / 380 | 392 / 340 | 276 / 265 | 207 / 204 |
 | 32 | 859 / 863 | 1461 / 1347 | 1726 / 1345 | 920 / 966 | 1084 / 1457 |
 
-The solver's blocks have 4 columns (its final products ``k``): where it multiplies, this layout is the
-fastest; at 32 columns the callback's copies and transposes (``2 x 8 n`` numbers per call) cost more than they
-save. In the solver, 656 column products of ``A^T A X`` took 12 s (18 ms each) at this size.
+The Krylov solver multiplies blocks of 4 columns (and, once, its ``k`` final vectors in groups of 8), where
+this layout is the fastest; at 32 columns the callback's copies and transposes (``2 x 8 n`` numbers per call)
+cost more than they save. In the solver, 656 column products of ``A^T A X`` took 12 s (18 ms each) at this size.
 
 The callback copies ``X`` and the result once each (about 2 ms per ``8 MB`` column); nothing else is copied
 per call (the matrix is reached through the closure: passing it as a callback argument would copy it).
