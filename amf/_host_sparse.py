@@ -20,7 +20,7 @@ min of 5, ms for ``A X`` / ``A^T X``):
 
 The Krylov solver multiplies blocks of 4 columns (and, once, its ``k`` final vectors in groups of 8), where
 this layout is the fastest; at 32 columns the callback's copies and transposes (``2 x 8 n`` numbers per call)
-cost more than they save. In the solver, 656 column products of ``A^T A X`` took 12 s (18 ms each) at this size.
+cost more than they save. In the solver, 656 column products (``A X`` or ``A^T Y``) took 12 s (18 ms each) at this size.
 
 The callback copies ``X`` and the result once each (about 2 ms per ``8 MB`` column); nothing else is copied
 per call (the matrix is reached through the closure: passing it as a callback argument would copy it).
@@ -133,7 +133,7 @@ def host_csr(matrix, dtype=None, n_bands: int | None = None) -> HostCSR:
     for start, stop in zip(cuts[:-1], cuts[1:]):
         lo, hi = indptr[start], indptr[stop]
         local_indptr = (indptr[start : stop + 1] - lo).astype(index)
-        band = sp.csr_array((csr.data[lo:hi], csr.indices[lo:hi].astype(index), local_indptr),
+        band = sp.csr_array((csr.data[lo:hi], csr.indices[lo:hi].astype(index, copy=False), local_indptr),
                             shape=(int(stop - start), n))
         bands.append((int(start), int(stop), band))
     return HostCSR(bands=tuple(bands), shape=(int(m), int(n)), values=csr.data)

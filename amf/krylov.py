@@ -31,7 +31,7 @@ that recovers the other factor:
    Gram-based QR (a third when the block was ill-conditioned). Only GEMMs with the ``N x p`` basis and
    ``b x b`` eigen-decompositions; no tall QR, no triangular solve. The second pass is needed: with one, the
    loss of orthogonality grows by ``||W|| / sigma_min`` per step (measured). A local step reads the basis
-   once, a full one four times (at ``N = 10^6``, ``b = 4``: 101 vs 380 ms); the selective rows cut a
+   once, a full one four times (at ``N = 10^6``, ``b = 4``: 101-136 vs 380-419 ms); the selective rows cut a
    ``10^6``-node solve from ~47 s to ~33 s.
 5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R``, ``R = X S Z^T`` (``k x k`` SVD),
    ``u = Q X``, ``s = S``, ``v = V_k Z``; ``A v = s u`` holds to round-off. `amf.solution.certify_svd` then
@@ -67,7 +67,7 @@ drifts by up to 2x between runs, all methods in one run): planted graph with ``1
 edges, 32 classes, ``k = 32``: float64 35 s to max residual 8e-10 (656 products, 5 cycles), float32 29 s
 (1.2e-5); ARPACK 46 s (45 s stopped at 1e-8), PROPACK 49 s, scikit-learn's ``randomized_svd`` 50 s (residual
 0.16, ``s_k`` off by 5%). Far from the 10x-ARPACK target, and the floor is visible: the sparse products alone
-cost ~15 s (656 column products at ~23 ms, scipy's CSR kernel in two threads at the memory-bandwidth limit of
+cost 12-15 s (656 column products at 18-23 ms, scipy's CSR kernel in two threads at the memory-bandwidth limit of
 this machine), and every block step reads the 800 MB basis at least once. The block design pays off where
 gathers and GEMMs are cheap (a GPU: `benchmarks/gpu_check.py`).
 
@@ -316,13 +316,6 @@ def _normal(op: Operator, side: str, x: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-def _shard_basis(op: Operator, plan_: KrylovPlan, basis: jax.Array) -> jax.Array:
-    """Lay the ``(p + b) x N`` basis out like the operator's side it lives on (a no-op for one device)."""
-    if plan_.side == "left" and hasattr(op, "shard_basis"):
-        return op.shard_basis(basis)
-    return basis
-
-
 def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPlan, dtype):
     """Thick-restart block Lanczos on ``M`` (module docstring steps 1-3). Returns the top ``k`` Ritz vectors as
     rows ``(k, N)``, Ritz values, residual estimates, cycles run."""
@@ -333,7 +326,10 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
     if rows < n_dim:  # an operator padded with zero rows: keep the basis off the padding
         start = jnp.where(jnp.arange(n_dim)[:, None] < rows, start, 0.0)
     start, _ = _orthonormal_columns(start)
-    basis = _shard_basis(op, plan_, jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T))
+    # a row-sharded operator with the basis on its image side: lay the basis out like the rows
+    sharded = plan_.side == "left" and hasattr(op, "shard_basis")
+    shard = op.shard_basis if sharded else (lambda basis: basis)
+    basis = shard(jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T))
     theta = jnp.zeros((keep,), dtype)
     resid = jnp.full((k,), jnp.inf, dtype)
     eta = jnp.maximum(1e-3 * jnp.asarray(tol, dtype), 10 * jnp.finfo(dtype).eps)  # semi-orthogonality level
@@ -372,8 +368,7 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
         # the kept Ritz vectors and the residual block, [Y_keep | E]^T V, written over the first rows in place
         select = jnp.zeros((p + b, keep + b), dtype).at[:p, :keep].set(y[:, :keep]).at[p:, keep:].set(
             jnp.eye(b, dtype=dtype))
-        sharded = plan_.side == "left" and hasattr(op, "shard_basis")
-        basis = _shard_basis(op, plan_, _restart_rows(basis, select, panels=not sharded).at[keep + b :].set(0))
+        basis = shard(_restart_rows(basis, select, panels=not sharded).at[keep + b :].set(0))
         theta_new = theta_all[:keep]
         return basis, theta_new, resid, it + 1, _converged(theta_new, resid)
 
