@@ -23,7 +23,6 @@ from amf import downstream
 from amf._linalg import orthonormal_basis, projector_distance
 from amf._random import normal
 from amf.graph import DENSE_LIMIT, CoOccurrence
-from amf.losses import mmcl_loss
 from amf.solution import Solution
 from amf.text_induced import text_induced_graph, text_induced_matmat
 
@@ -90,12 +89,19 @@ class Context:
         self.singular_values = np.pad(s, (0, max(0, self.k + 1 - len(s))))[: self.k + 1]
         self.u = np.asarray(solution.svd.u, dtype=np.float64)
         self.tol = solution_tolerance(solution.dtype)
-        self.joint = graph.joint_arrays()
         self.loss_min = float(-np.sum(self.singular_values[: self.k] ** 2))
 
     def loss(self, f_images: np.ndarray, f_texts: np.ndarray) -> float:
-        """Population MMCL loss from the edges (float64)."""
-        return float(mmcl_loss(self.joint, np.asarray(f_images, np.float64), np.asarray(f_texts, np.float64)))
+        """Population MMCL loss ``L(f_V, f_L)`` from the edges, float64, by scipy's CSR product.
+
+        ``-2 tr(f_V^T P f_L) + tr(G_V G_L)`` as in `amf.losses.mmcl_loss`; a multi-column CSR product reads the
+        edges once instead of gathering ``nnz x k`` text features (0.89 s -> 0.67 s at 10^7 edges, k = 16).
+        """
+        f_v, f_l = np.asarray(f_images, np.float64), np.asarray(f_texts, np.float64)
+        positive = np.sum(f_v * (self.graph.joint @ f_l))
+        gram_images = f_v.T @ (self.graph.p_images[:, None] * f_v)
+        gram_texts = f_l.T @ (self.graph.p_texts[:, None] * f_l)
+        return float(-2.0 * positive + np.sum(gram_images * gram_texts))
 
     @functools.cached_property
     def loss_at_solution(self) -> float:
