@@ -6,7 +6,10 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 
 @contextlib.contextmanager
@@ -39,3 +42,16 @@ def write_json(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_write(path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+NPZ_LEVEL = 1
+"""zlib level of `write_npz`: at 10^7 edges level 1 writes in 1.5 s (39 MB), numpy's level 6 in 6.4 s (35 MB)."""
+
+
+def write_npz(path: str | os.PathLike, **arrays) -> None:
+    """``np.savez_compressed(path, **arrays)`` at zlib level `NPZ_LEVEL`, atomically; `np.load` reads it back."""
+    with atomic_write(path, suffix=".npz") as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=NPZ_LEVEL) as archive:
+            for name, value in arrays.items():
+                with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)

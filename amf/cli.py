@@ -180,14 +180,12 @@ def _solve(args) -> int:
 
 
 def _write_results(out: Path, report: dict, solution) -> None:
-    from amf._io import atomic_write, write_json
+    from amf._io import write_json, write_npz
 
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "embeddings.npz", suffix=".npz") as tmp:
-        np.savez_compressed(tmp, f_images=solution.f_images, f_texts=solution.f_texts)
+    write_npz(out / "embeddings.npz", f_images=np.asarray(solution.f_images), f_texts=np.asarray(solution.f_texts))
     if solution.curve is not None:
-        with atomic_write(out / "curve.npz", suffix=".npz") as tmp:
-            np.savez_compressed(tmp, **{name: np.asarray(v) for name, v in solution.curve.items()})
+        write_npz(out / "curve.npz", **{name: np.asarray(v) for name, v in solution.curve.items()})
     write_json(out / "report.json", report)
 
 

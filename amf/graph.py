@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from amf._io import atomic_write
+from amf._io import write_npz
 from amf.errors import InputError
 from amf.operator import SparseOperator, sparse_operator
 
@@ -173,8 +173,7 @@ class CoOccurrence:
             arrays["image_labels"] = self.image_labels
         if self.text_labels is not None:
             arrays["text_labels"] = self.text_labels
-        with atomic_write(path, suffix=".npz") as tmp:
-            np.savez_compressed(tmp, **arrays)
+        write_npz(path, **arrays)
 
     # ---- sizes and marginals ------------------------------------------------------------------------------
     @property
