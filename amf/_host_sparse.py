@@ -23,16 +23,24 @@ this layout is the fastest; at 32 columns the callback's copies and transposes (
 cost more than they save. In the solver, 656 column products (``A X`` or ``A^T Y``) took 12 s (18 ms each) at this size.
 
 The callback copies ``X`` and the result once each (about 2 ms per ``8 MB`` column); nothing else is copied
-per call (the matrix is reached through the closure: passing it as a callback argument would copy it).
+per call (the matrix is looked up by the callback, not passed to it: a callback argument would be copied).
 
-The matrix is static jit data (hashed by identity): the compiled solver holds a reference to it for as long
-as JAX's compilation cache keeps the entry.
+Lifetime. A jitted function sees a `HostCSR` only as its token (a pytree with no leaves whose auxiliary data is
+the token) and its compiled callback looks the matrix up by token when it runs, so JAX's compilation cache,
+which outlives every call, holds no reference to the bands: a matrix is freed once no operator holds it (it
+used to stay until ``jax.clear_caches()``, 250 MB per 10^6-node graph). JAX dispatches asynchronously, so a
+computation may still be running after the caller dropped its operator (``f(graph.normalized_operator(), x)``):
+the `RECENT` matrices used last stay referenced for that.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
+import itertools
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
@@ -62,18 +70,41 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-@jax.tree_util.register_static
+_LIVE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+"""token -> the live `HostCSR` with that token (weak: an operator nobody holds is freed)."""
+
+_TOKENS = itertools.count()
+
+RECENT = 4
+"""Matrices last passed to a jitted function or multiplied (two operators: ``A`` and ``A^T`` each) that stay
+referenced after their operators are dropped, so an asynchronously dispatched product can still find them."""
+
+_RECENT: collections.OrderedDict = collections.OrderedDict()
+
+
+def _touch(matrix: "HostCSR") -> None:
+    _RECENT[matrix.token] = matrix
+    _RECENT.move_to_end(matrix.token)
+    while len(_RECENT) > RECENT:
+        _RECENT.popitem(last=False)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class HostCSR:
     """A sparse ``m x n`` matrix as scipy CSR row bands on the host; ``matmat`` works inside ``jit`` on a CPU.
 
     ``bands``: ``(row_start, row_stop, csr_band)`` triples covering the rows in order, each with about
-    ``nnz / len(bands)`` entries. Static: equal (and hashed) by identity.
+    ``nnz / len(bands)`` entries. A pytree with no leaves: under ``jit`` it is its ``token`` (unique in the
+    process), so two matrices never share a compilation and a compiled function does not keep one alive.
     """
 
     bands: tuple
     shape: tuple[int, int]
     values: np.ndarray  # all entries, in CSR order (its dtype and count describe the matrix)
+    token: int = dataclasses.field(default_factory=lambda: next(_TOKENS), init=False)
+
+    def __post_init__(self):
+        _LIVE[self.token] = self
 
     @property
     def dtype(self):
@@ -89,6 +120,7 @@ class HostCSR:
     def matmat(self, x: jax.Array) -> jax.Array:
         """``A X`` for ``X (n, b)`` (or ``(n,)``) through `jax.pure_callback`, `CALLBACK_COLUMNS` columns per call
         (works under ``jit``)."""
+        _touch(self)
         x = jnp.asarray(x)
         vector = x.ndim == 1
         rows = x[None, :] if vector else x.T  # (b, n): each column contiguous for the callback
@@ -98,22 +130,38 @@ class HostCSR:
         for start in range(0, rows.shape[0], CALLBACK_COLUMNS):  # bounds the host-side copies
             piece = rows[start : start + CALLBACK_COLUMNS]
             out = jax.ShapeDtypeStruct((piece.shape[0], self.shape[0]), dtype)
-            pieces.append(jax.pure_callback(self._product, out, piece, vmap_method="sequential"))
+            product = functools.partial(_product, self.token)  # the token, not the matrix (module docstring)
+            pieces.append(jax.pure_callback(product, out, piece, vmap_method="sequential"))
         y = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)
         return y[0] if vector else y.T
 
-    def _product(self, rows) -> np.ndarray:
-        rows = np.asarray(rows)
-        y = np.empty((rows.shape[0], self.shape[0]), rows.dtype)
 
-        def band(item):
-            start, stop, csr = item
-            for j in range(rows.shape[0]):
-                y[j, start:stop] = csr @ rows[j]
+def _product(token: int, rows) -> np.ndarray:
+    """``(A X)^T`` for ``X^T = rows (b, n)``, ``A`` the live `HostCSR` with ``token``: one thread per band."""
+    matrix = _LIVE.get(token)
+    if matrix is None:
+        raise RuntimeError(f"the sparse operator of this computation was freed before the computation ran; keep "
+                           f"a reference to it until its results are ready (only the last {RECENT // 2} "
+                           f"operators used are kept)")
+    rows = np.asarray(rows)
+    y = np.empty((rows.shape[0], matrix.shape[0]), rows.dtype)
 
-        for _ in _pool().map(band, self.bands):
-            pass
-        return y
+    def band(item):
+        start, stop, csr = item
+        for j in range(rows.shape[0]):
+            y[j, start:stop] = csr @ rows[j]
+
+    for _ in _pool().map(band, matrix.bands):
+        pass
+    return y
+
+
+def _flatten(matrix: HostCSR):
+    _touch(matrix)  # called on every dispatch of a jitted function that takes the matrix
+    return (), matrix.token
+
+
+jax.tree_util.register_pytree_node(HostCSR, _flatten, lambda token, _: _LIVE[token])
 
 
 def host_csr(matrix, dtype=None, n_bands: int | None = None) -> HostCSR:

@@ -495,10 +495,11 @@ def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
 
 
 def _split(op):
-    """``(dynamic, static)``: operators whose leaves are all arrays travel as jit arguments (no recompile for new
-    values); others (e.g. `FunctionOperator`, which holds functions) are static, hashed by identity."""
+    """``(dynamic, static)``: pytrees whose leaves are all arrays (none, for the CPU's `HostCSR` layout, which
+    travels as its token) are jit arguments (no recompile for new values); others (e.g. `FunctionOperator`, which
+    holds functions) are static, hashed by identity, and so kept alive by JAX's compilation cache."""
     leaves = jax.tree_util.tree_leaves(op)
-    if leaves and all(isinstance(x, (jax.Array, np.ndarray)) for x in leaves):
+    if all(isinstance(x, (jax.Array, np.ndarray)) for x in leaves):
         return op, None
     return None, op
 

@@ -8,6 +8,9 @@ certificate's residuals are recomputed here with numpy. Few distinct shapes, so 
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,6 +21,7 @@ import amf  # noqa: F401  (float64)
 from amf import krylov
 from amf._linalg import projector_distance
 from amf.krylov import default_tolerance, topk_svd
+from amf import _host_sparse
 from amf._host_sparse import host_csr
 from amf._host_sparse import threads as host_threads
 from amf.operator import DenseOperator, FunctionOperator, sparse_operator
@@ -193,6 +197,30 @@ def test_host_kernel_splits_rows_into_bands_of_equal_work():
     np.testing.assert_allclose(np.asarray(layout.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="kernel must be one of"):
         sparse_operator(a, kernel="bcoo")
+
+
+def test_host_operator_is_freed_when_dropped_although_its_solver_stays_compiled():
+    """JAX's compilation cache outlives a solve; it must not keep the matrix alive (only the `RECENT` last used)."""
+    rng = np.random.default_rng(13)
+    a = sp.random_array((400, 300), density=0.03, random_state=rng, format="csr")
+    kept = _host_sparse.RECENT // 2  # operators (A and A^T each)
+    s_ref = np.linalg.svd(a.toarray(), compute_uv=False)[:3]
+    matrices = []
+    for i in range(kept + 2):
+        op = sparse_operator(a * (1.0 + i), kernel="host")
+        matrices.append(weakref.ref(op.forward))
+        result = topk_svd(op, 3)
+        assert result.certificate.converged
+        np.testing.assert_allclose(result.s, (1.0 + i) * s_ref, rtol=1e-10)
+        del op, result
+    gc.collect()
+    assert [m() is not None for m in matrices] == [False, False] + [True] * kept
+    x = rng.standard_normal((300, 2))  # an operator dropped right after an asynchronous dispatch still computes
+    y = jax.jit(lambda op, x: op.matmat(x))(sparse_operator(a, kernel="host"), x)
+    gc.collect()
+    np.testing.assert_allclose(np.asarray(y), a @ x, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="freed before the computation ran"):
+        _host_sparse._product(next(_host_sparse._TOKENS), np.ones((1, 300)))
 
 
 @pytest.mark.parametrize(
