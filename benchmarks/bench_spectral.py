@@ -22,7 +22,10 @@ compiling, from `jax.monitoring`); ``peak_mb`` the peak resident memory *during 
 resetting it through ``/proc/self/clear_refs`` once the matrix is built; XLA's buffers included, unlike
 tracemalloc), ``csr_mb`` the CSR size of ``Pn``; ``max_res`` the largest relative residual
 ``max_i max(||A v_i - s_i u_i||, ||A^T u_i - s_i v_i||) / s_1``, recomputed here with scipy; ``s_k`` the k-th
-singular value returned (methods that miss copies of a repeated value return a smaller one); ``x_time`` /
+singular value returned (methods that miss copies of a repeated value return a smaller one); ``matvecs`` the
+columns multiplied by ``A`` or ``A^T`` (amf: including the ``2k`` of its certificate; ARPACK and PROPACK: counted
+through a ``LinearOperator``, which is what ``svds`` makes of a sparse matrix anyway; none for scikit-learn,
+which needs the matrix itself); ``x_time`` /
 ``x_mem`` = method / amf-f64. `run(...)` returns the rows as a list of dicts; ``main`` prints one table.
 
 ``--kernels`` instead times the sparse products ``A X`` and ``A^T X`` (scipy CSR, BCOO, gather +
@@ -75,6 +78,24 @@ def _status_kb(field: str) -> int:
     return 0
 
 
+def _counting(a):
+    """``a`` as a scipy ``LinearOperator`` that counts the columns it multiplies by ``A`` or ``A^T`` (as
+    ``aslinearoperator``, which ``svds`` applies to a sparse matrix, would multiply them)."""
+    from scipy.sparse.linalg import LinearOperator
+
+    products = [0]
+
+    def counted(matrix):
+        def product(x):
+            products[0] += 1 if x.ndim == 1 else x.shape[1]
+            return matrix @ x
+        return product
+
+    forward, backward = counted(a), counted(a.T)
+    op = LinearOperator(a.shape, matvec=forward, rmatvec=backward, matmat=forward, rmatmat=backward, dtype=a.dtype)
+    return op, products
+
+
 def _solve(method: str, a, k: int, tol: float | None, seed: int):
     """``(u, s, vt, extra)`` by ``method``; ``extra`` holds method-specific counters."""
     if method.startswith("amf"):
@@ -100,9 +121,10 @@ def _solve(method: str, a, k: int, tol: float | None, seed: int):
         from scipy.sparse.linalg import svds
 
         peer_tol = 0 if method != "arpack-tol" else (1e-8 if tol is None else tol)
-        u, s, vt = svds(a, k=k, solver=method.removesuffix("-tol"), tol=peer_tol, random_state=seed)
+        counted, products = _counting(a)
+        u, s, vt = svds(counted, k=k, solver=method.removesuffix("-tol"), tol=peer_tol, random_state=seed)
         order = np.argsort(-s)
-        return u[:, order], s[order], vt[order], {}
+        return u[:, order], s[order], vt[order], dict(matvecs=products[0])
     if method == "sklearn":
         from sklearn.utils.extmath import randomized_svd
 
