@@ -121,30 +121,51 @@ class HostCSR:
     def matmat(self, x: jax.Array) -> jax.Array:
         """``A X`` for ``X (n, b)`` (or ``(n,)``) through `jax.pure_callback`, `CALLBACK_COLUMNS` columns per call
         (works under ``jit``)."""
-        _touch(self)
-        x = jnp.asarray(x)
-        vector = x.ndim == 1
-        rows = x[None, :] if vector else x.T  # (b, n): each column contiguous for the callback
-        dtype = jnp.result_type(self.values.dtype, x.dtype)
-        rows = rows.astype(dtype)
-        pieces = []
-        for start in range(0, rows.shape[0], CALLBACK_COLUMNS):  # bounds the host-side copies
-            piece = rows[start : start + CALLBACK_COLUMNS]
-            out = jax.ShapeDtypeStruct((piece.shape[0], self.shape[0]), dtype)
-            product = functools.partial(_product, self.token)  # the token, not the matrix (module docstring)
-            pieces.append(jax.pure_callback(product, out, piece, vmap_method="sequential"))
-        y = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)
-        return y[0] if vector else y.T
+        return chain_matmat((self,), x)
 
 
-def _product(token: int, rows) -> np.ndarray:
-    """``(A X)^T`` for ``X^T = rows (b, n)``, ``A`` the live `HostCSR` with ``token``: one thread per band."""
-    matrix = _LIVE.get(token)
-    if matrix is None:
+def chain_matmat(matrices: tuple[HostCSR, ...], x: jax.Array) -> jax.Array:
+    """``A_last ... A_2 A_1 X`` for ``matrices = (A_1, A_2, ...)`` and ``X (n, b)`` (or ``(n,)``), one
+    `jax.pure_callback` per `CALLBACK_COLUMNS` columns: the intermediate products stay on the host.
+
+    For the normal operator ``A^T A X`` this copies ``X`` in and the result out once instead of twice each:
+    a 4-column block step of the Krylov solver at ``10^6`` nodes took 189 ms instead of 217 ms (min of 5).
+    """
+    for first, second in zip(matrices, matrices[1:]):
+        if first.shape[0] != second.shape[1]:
+            raise ValueError(f"cannot chain a {first.shape} matrix into a {second.shape} one")
+    for matrix in matrices:
+        _touch(matrix)
+    x = jnp.asarray(x)
+    vector = x.ndim == 1
+    rows = x[None, :] if vector else x.T  # (b, n): each column contiguous for the callback
+    dtype = jnp.result_type(*(matrix.values.dtype for matrix in matrices), x.dtype)
+    rows = rows.astype(dtype)
+    product = functools.partial(_product, tuple(matrix.token for matrix in matrices))  # tokens, not matrices
+    pieces = []
+    for start in range(0, rows.shape[0], CALLBACK_COLUMNS):  # bounds the host-side copies
+        piece = rows[start : start + CALLBACK_COLUMNS]
+        out = jax.ShapeDtypeStruct((piece.shape[0], matrices[-1].shape[0]), dtype)
+        pieces.append(jax.pure_callback(product, out, piece, vmap_method="sequential"))
+    y = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces)
+    return y[0] if vector else y.T
+
+
+def _product(tokens: tuple[int, ...], rows) -> np.ndarray:
+    """``(A_last ... A_1 X)^T`` for ``X^T = rows (b, n)``, the ``A`` the live `HostCSR` with ``tokens``: each
+    product one thread per band."""
+    matrices = [_LIVE.get(token) for token in tokens]
+    if any(matrix is None for matrix in matrices):
         raise RuntimeError(f"the sparse operator of this computation was freed before the computation ran; keep "
                            f"a reference to it until its results are ready (only the last {RECENT // 2} "
                            f"operators used are kept)")
     rows = np.asarray(rows)
+    for matrix in matrices:
+        rows = _multiply(matrix, rows)
+    return rows
+
+
+def _multiply(matrix: HostCSR, rows: np.ndarray) -> np.ndarray:
     y = np.empty((rows.shape[0], matrix.shape[0]), rows.dtype)
 
     def band(item):

@@ -309,7 +309,9 @@ def _orthonormal_columns(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def _normal(op: Operator, side: str, x: jax.Array) -> jax.Array:
-    if side == "right":
+    if isinstance(op, SparseOperator):
+        y = op.normal_matmat(x, side)
+    elif side == "right":
         y = op.rmatmat(op.matmat(x))
     else:
         y = op.matmat(op.rmatmat(x))

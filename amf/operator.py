@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-from amf._host_sparse import HostCSR, host_csr
+from amf._host_sparse import HostCSR, chain_matmat, host_csr
 from amf._linalg import matmul
 from amf._sparse import JaggedRows, jagged_rows
 
@@ -94,6 +94,14 @@ class SparseOperator:
 
     def rmatmat(self, y: jax.Array) -> jax.Array:
         return self.backward.matmat(y)
+
+    def normal_matmat(self, x: jax.Array, side: str) -> jax.Array:
+        """``A^T A X`` (``side="right"``, ``X (n, b)``) or ``A A^T X`` (``side="left"``, ``X (m, b)``); on the host
+        layout in one callback per column group (`amf._host_sparse.chain_matmat`)."""
+        first, second = (self.forward, self.backward) if side == "right" else (self.backward, self.forward)
+        if isinstance(first, HostCSR):
+            return chain_matmat((first, second), x)
+        return second.matmat(first.matmat(x))
 
     def astype(self, dtype) -> "SparseOperator":
         """The same matrix with values of ``dtype``."""

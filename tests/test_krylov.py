@@ -182,6 +182,9 @@ def test_sparse_operator_products_match_scipy(kernel):
     jitted = jax.jit(lambda o, x: o.matmat(x))(op, x)  # a pytree: passes through jit
     np.testing.assert_allclose(np.asarray(jitted), a @ x, rtol=1e-12, atol=1e-12)
     assert op.astype(np.float32).matmat(x.astype(np.float32)).dtype == jnp.float32
+    normal = jax.jit(lambda o, x, side: o.normal_matmat(x, side), static_argnums=2)  # the solver's M X
+    np.testing.assert_allclose(np.asarray(normal(op, x, "right")), a.T @ (a @ x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(normal(op, y, "left")), a @ (a.T @ y), rtol=1e-12, atol=1e-12)
 
 
 def test_host_kernel_splits_rows_into_bands_of_equal_work():
@@ -197,6 +200,8 @@ def test_host_kernel_splits_rows_into_bands_of_equal_work():
     np.testing.assert_allclose(np.asarray(layout.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="kernel must be one of"):
         sparse_operator(a, kernel="bcoo")
+    with pytest.raises(ValueError, match="cannot chain"):
+        _host_sparse.chain_matmat((layout, layout), x)
 
 
 def test_host_operator_is_freed_when_dropped_although_its_solver_stays_compiled():
@@ -220,7 +225,7 @@ def test_host_operator_is_freed_when_dropped_although_its_solver_stays_compiled(
     gc.collect()
     np.testing.assert_allclose(np.asarray(y), a @ x, rtol=1e-12)
     with pytest.raises(RuntimeError, match="freed before the computation ran"):
-        _host_sparse._product(next(_host_sparse._TOKENS), np.ones((1, 300)))
+        _host_sparse._product((next(_host_sparse._TOKENS),), np.ones((1, 300)))
 
 
 @pytest.mark.parametrize(
