@@ -107,6 +107,12 @@ class HostCSR:
     def __post_init__(self):
         _LIVE[self.token] = self
 
+    def __setstate__(self, state):
+        """A copy or an unpickled matrix is another matrix: it gets its own token."""
+        for name, value in dict(state, token=next(_TOKENS)).items():
+            object.__setattr__(self, name, value)
+        _LIVE[self.token] = self
+
     @property
     def dtype(self):
         return self.values.dtype

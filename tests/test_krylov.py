@@ -8,7 +8,9 @@ certificate's residuals are recomputed here with numpy. Few distinct shapes, so 
 
 from __future__ import annotations
 
+import copy
 import gc
+import pickle
 import weakref
 
 import jax
@@ -224,6 +226,10 @@ def test_host_operator_is_freed_when_dropped_although_its_solver_stays_compiled(
     y = jax.jit(lambda op, x: op.matmat(x))(sparse_operator(a, kernel="host"), x)
     gc.collect()
     np.testing.assert_allclose(np.asarray(y), a @ x, rtol=1e-12)
+    op = sparse_operator(a, kernel="host")
+    for twin in (copy.deepcopy(op), pickle.loads(pickle.dumps(op))):  # another matrix, with its own token
+        assert twin.forward.token not in (op.forward.token, op.backward.token)
+        np.testing.assert_allclose(np.asarray(jax.jit(lambda o, x: o.matmat(x))(twin, x)), a @ x, rtol=1e-12)
     with pytest.raises(RuntimeError, match="freed before the computation ran"):
         _host_sparse._product((next(_host_sparse._TOKENS),), np.ones((1, 300)))
 
