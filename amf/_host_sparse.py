@@ -20,7 +20,8 @@ min of 5, ms for ``A X`` / ``A^T X``):
 
 The Krylov solver multiplies blocks of 4 columns by ``A^T A`` (both products in one callback, `chain_matmat`)
 and, once, its ``k`` final vectors in groups of 8, where this layout is the fastest; at 32 columns the
-callback's copies and transposes (``2 x 8 n`` numbers per call) cost more than they save. In the solver, 656 column products (``A X`` or ``A^T Y``) took 12 s (18 ms each) at this size.
+callback's copies and transposes (``2 x 8 n`` numbers per call) cost more than they save. In the solver, 656
+column products (``A X`` or ``A^T Y``) took 12 s (18 ms each) at this size.
 
 The callback copies ``X`` and the result once each (about 2 ms per ``8 MB`` column); nothing else is copied
 per call (the matrix is looked up by the callback, not passed to it: a callback argument would be copied).
