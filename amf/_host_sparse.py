@@ -159,8 +159,7 @@ def chain_matmat(matrices: tuple[HostCSR, ...], x: jax.Array) -> jax.Array:
 
 
 def _product(tokens: tuple[int, ...], rows) -> np.ndarray:
-    """``(A_last ... A_1 X)^T`` for ``X^T = rows (b, n)``, the ``A`` the live `HostCSR` with ``tokens``: each
-    product one thread per band."""
+    """``(A_last ... A_1 X)^T`` for ``X^T = rows (b, n)``, the ``A`` the live `HostCSR` with ``tokens``."""
     matrices = [_LIVE.get(token) for token in tokens]
     if any(matrix is None for matrix in matrices):
         raise RuntimeError(f"the sparse operator of this computation was freed before the computation ran; keep "
@@ -173,6 +172,7 @@ def _product(tokens: tuple[int, ...], rows) -> np.ndarray:
 
 
 def _multiply(matrix: HostCSR, rows: np.ndarray) -> np.ndarray:
+    """``(A X)^T`` for ``X^T = rows (b, n)``: one thread per band, one matvec per column."""
     y = np.empty((rows.shape[0], matrix.shape[0]), rows.dtype)
 
     def band(item):

@@ -11,7 +11,7 @@ Block Lanczos with thick restart (TRLan / Krylov–Schur for a symmetric matrix)
 that recovers the other factor:
 
 1. A cycle extends an orthonormal basis ``V = [Y_keep | V_0 | V_1 | ... | V_s]`` (``N x (keep + s b)``,
-   ``N = min(m, n)``) by ``s`` block steps ``W = M V_j``, each fully re-orthogonalized against the basis;
+   ``N = min(m, n)``) by ``s`` block steps ``W = M V_j``, each orthogonalized against the basis (step 4);
    ``T = V^T M V`` (dense ``p x p``, ``p = keep + s b``) is filled from the orthogonalization coefficients.
 2. ``T = Y Theta Y^T``; Ritz values ``theta_i = s_i^2``. The Lanczos relation ``M V = V T + V_{s+1} R E^T`` gives
    each Ritz pair's residual ``||M y_i - theta_i y_i|| = ||R E^T y_i||`` without a product with ``A``.

@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from amf._io import atomic_write  # noqa: E402
+
 METHODS = ("amf-f64", "amf-f32", "arpack", "arpack-tol", "propack", "sklearn")
 
 
@@ -139,12 +141,12 @@ def child(args: argparse.Namespace) -> dict:
 
     a = build_matrix(args.n, args.edges_per_node, args.classes, args.noise, args.degree_exponent, args.seed)
     csr_mb = (a.data.nbytes + a.indices.nbytes + a.indptr.nbytes) / 2**20
-    reset = _peak_reset()
+    _peak_reset()
     base_kb = _status_kb("VmRSS")
     t0 = time.perf_counter()
     u, s, vt, extra = _solve(args.method, a, args.k, args.tol, args.seed)
     elapsed = time.perf_counter() - t0
-    peak_kb = _status_kb("VmHWM") if reset else _status_kb("VmHWM")
+    peak_kb = _status_kb("VmHWM")
     u, s, vt = (np.asarray(x, dtype=np.float64) for x in (u, s, vt))
     left = np.linalg.norm(a @ vt.T - u * s, axis=0)
     right = np.linalg.norm(a.T @ u - vt.T * s, axis=0)
@@ -206,7 +208,7 @@ COLUMNS = ("n", "nnz", "method", "time_s", "compile_s", "x_time", "peak_mb", "so
            "max_res", "s_k", "matvecs", "iterations")
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[dict], columns=COLUMNS) -> str:
     def cell(row, col):
         if col not in row:
             return row.get("error", "") if col == "time_s" else ""
@@ -217,8 +219,8 @@ def format_table(rows: list[dict]) -> str:
             return f"{value:.8f}"
         return str(value)
 
-    table = [list(COLUMNS)] + [[cell(r, c) for c in COLUMNS] for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    table = [list(columns)] + [[cell(r, c) for c in columns] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     out = ["  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table]
     out.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(out)
@@ -247,7 +249,8 @@ def plot(rows: list[dict], path: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_write(path, suffix=Path(path).suffix) as tmp:
+        fig.savefig(tmp, dpi=120)
 
 
 # ---- sparse kernels ---------------------------------------------------------------------------------------
@@ -340,7 +343,7 @@ def main(argv=None) -> int:
         sizes = [int(float(s)) for s in args.sizes.split(",")]
         rows = [r for n in sizes for r in kernel_table(n, args.edges_per_node, degree_exponent=args.degree_exponent)]
         cols = ("n", "nnz", "columns", "kernel", "a_x_ms", "at_x_ms")
-        print(format_rows(rows, cols))
+        print(format_table(rows, cols))
         return 0
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(METHODS))
@@ -351,16 +354,11 @@ def main(argv=None) -> int:
                seed=args.seed, timeout=args.timeout)
     print(format_table(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        with atomic_write(args.json, suffix=".json") as tmp:
+            Path(tmp).write_text(json.dumps(rows, indent=1))
     if args.plot:
         plot(rows, args.plot)
     return 0
-
-
-def format_rows(rows: list[dict], cols) -> str:
-    table = [list(cols)] + [[str(r.get(c, "")) for c in cols] for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(cols))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in table)
 
 
 if __name__ == "__main__":

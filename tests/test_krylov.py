@@ -272,8 +272,12 @@ def test_jagged_product_in_column_panels_when_the_gather_is_large(monkeypatch):
     layout = jagged.jagged_rows(a)
     monkeypatch.setattr(jagged, "GATHER_BUDGET", a.nnz * 8 * 3)  # three float64 columns per pass
     assert jagged.columns_per_pass(a.nnz, 8, 7) == 3
+    widths = []  # the panels the product traces (it must not take the one-pass path)
+    panel = jagged.JaggedRows._panel
+    monkeypatch.setattr(jagged.JaggedRows, "_panel", lambda self, x: widths.append(x.shape[1]) or panel(self, x))
     x = rng.standard_normal((47, 7))  # three panels, the last one padded
     np.testing.assert_allclose(np.asarray(layout.matmat(x)), a @ x, rtol=1e-12, atol=1e-12)
+    assert widths == [3]  # lax.map traces one 3-column panel body
 
 
 @pytest.mark.parametrize("panels", [True, False])
