@@ -1,4 +1,4 @@
-"""The theory checks of THEORY.md T1–T4, each a named verdict with its value and tolerance.
+"""The theory checks of docs/theory.md T1–T4, each a named verdict with its value and tolerance.
 
 Every check states ``value <= tolerance`` for an error or violation measure ``value`` (an inequality
 ``a <= b`` is checked as ``a - b <= tolerance``). Values come from routes independent of the solver where one
@@ -22,6 +22,7 @@ import scipy.linalg
 from amf import downstream
 from amf._linalg import orthonormal_basis, projector_distance
 from amf._random import normal
+from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Solution
 from amf.text_induced import text_induced_graph, text_induced_matmat
@@ -79,8 +80,10 @@ class Context:
     """
 
     def __init__(self, graph: CoOccurrence, solution: Solution, *, seed: int, dense_limit: int = DENSE_LIMIT):
-        if solution.svd is None:
-            raise ValueError("the theory checks need a spectral solution (solution.svd)")
+        if not solution.spectral:
+            raise InputError(
+                f"the theory checks need a spectral solution (exact or krylov); the {solution.solver} solution "
+                "carries a training certificate, reported by amf.report.training_report")
         self.graph, self.solution, self.seed = graph, solution, seed
         self.k = solution.k
         self.dense = max(graph.shape) ** 2 <= dense_limit

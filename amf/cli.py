@@ -1,4 +1,4 @@
-"""The ``amf`` command line: demo, generate, verify, solve, figures, bench (CONTRACT.md).
+"""The ``amf`` command line: demo, generate, verify, solve, figures, bench (docs/file-format.md).
 
 Exit status: 0 when everything ran and every check passed; 1 when a check failed; 2 for bad input or usage
 (one line on stderr, no traceback, nothing written).
@@ -7,14 +7,23 @@ Exit status: 0 when everything ran and every check passed; 1 when a check failed
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 
-DEMO_MODEL = "planted"
-DEMO_PARAMS = {"n_images": 1200, "n_texts": 900, "n_edges": 24000, "n_classes": 6, "noise": 0.15}
-"""The built-in default graph of ``amf demo``: a planted-partition graph with 6 classes and class noise."""
+import synthetic
+from amf._format import format_report, format_training
+from amf.errors import InputError
+from amf.experiments.demo import DEMO_MODEL, DEMO_PARAMS
+from amf.experiments.demo import demo as run_demo
+from amf.graph import DENSE_LIMIT, CoOccurrence
+from amf.io import write_json, write_npz
+from amf.report import training_report, verify
+from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS, solve
+from amf.solvers.training import OPTIMIZERS, SCHEDULES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,20 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     ver = sub.add_parser("verify", help="run every theory check on a graph; print a table; write the report")
     _graph_args(ver)
     ver.add_argument("--json", help="write the report (JSON) here")
-    ver.add_argument("--solver", choices=("exact", "krylov"), default="exact")
+    ver.add_argument("--solver", choices=SPECTRAL_SOLVERS, default="exact", help=_solver_help(SPECTRAL_SOLVERS))
     ver.add_argument("--dense-limit", type=int, default=None, help="largest max(N_V,N_L)^2 for dense checks")
     ver.set_defaults(handler=_verify)
 
     solve = sub.add_parser("solve", help="factorize with one solver; write embeddings, curve and a report")
     _graph_args(solve)
-    solve.add_argument("--solver", choices=("exact", "krylov", "gd", "sgd", "infonce"), default="exact")
+    solve.add_argument("--solver", choices=tuple(SOLVERS), default="exact", help=_solver_help(tuple(SOLVERS)))
     solve.add_argument("--out", default="amf-out/solve", help="output folder")
-    train = solve.add_argument_group("gradient solvers (gd, sgd, infonce); defaults per solver in amf.gradient")
+    train = solve.add_argument_group(f"gradient solvers ({', '.join(GRADIENT_SOLVERS)}); defaults per solver: "
+                                     + "; ".join(f"{n}: {_defaults(n)}" for n in GRADIENT_SOLVERS))
     train.add_argument("--steps", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
-    train.add_argument("--schedule", choices=("constant", "cosine", "step"))
-    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
+    train.add_argument("--schedule", choices=SCHEDULES)
+    train.add_argument("--optimizer", choices=OPTIMIZERS)
     train.add_argument("--tau", type=float, help="InfoNCE temperature")
     train.add_argument("--normalize", action=argparse.BooleanOptionalAction, help="InfoNCE: L2-normalize embeddings")
     solve.set_defaults(handler=_solve)
@@ -73,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _solver_help(names: tuple[str, ...]) -> str:
+    return "; ".join(f"{name}: {SOLVERS[name].summary}" for name in names) + " (default: exact)"
+
+
+def _defaults(name: str) -> str:
+    return ", ".join(f"{key} {value}" for key, value in SOLVERS[name].defaults.items() if key != "chunk")
+
+
 def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="graph file (.npz)")
     p.add_argument("--k", type=int, required=True, help="embedding dimension")
@@ -87,8 +105,6 @@ def _graph_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args):
-    from amf.graph import CoOccurrence
-
     graph = CoOccurrence.load(args.graph, drop_isolated=args.drop_isolated)
     if args.drop_isolated:
         print(f"dropped {graph.dropped[0]} isolated image(s) and {graph.dropped[1]} isolated text(s)")
@@ -96,8 +112,6 @@ def _load(args):
 
 
 def _generate(args) -> int:
-    import synthetic
-
     if args.list:
         for model in synthetic.MODELS.values():
             params = ", ".join(f"{k}={v}" for k, v in model.defaults.items())
@@ -110,8 +124,6 @@ def _generate(args) -> int:
         edges = synthetic.generate(args.model, seed=args.seed, **params)
     except ValueError as exc:
         raise _Usage(str(exc)) from None
-    from amf.graph import CoOccurrence
-
     graph = CoOccurrence.from_edges(edges)
     graph.save(args.out)
     print(f"wrote {args.out}: {graph}")
@@ -126,11 +138,6 @@ def _key_value(item: str) -> tuple[str, str]:
 
 
 def _verify(args) -> int:
-    from amf._format import format_report
-    from amf._io import write_json
-    from amf.graph import DENSE_LIMIT
-    from amf.report import verify
-
     graph = _load(args)
     report, _ = verify(
         graph,
@@ -153,14 +160,10 @@ GRADIENT_OPTIONS = ("steps", "batch_size", "lr", "schedule", "optimizer", "tau",
 
 
 def _solve(args) -> int:
-    from amf._format import format_report, format_training
-    from amf.report import training_report, verify
-    from amf.solve import solve
-
     graph = _load(args)
     out = Path(args.out)
     options = {name: getattr(args, name) for name in GRADIENT_OPTIONS if getattr(args, name) is not None}
-    if args.solver in ("exact", "krylov"):
+    if SOLVERS[args.solver].kind == "spectral":
         if options:
             raise _Usage(f"--{next(iter(options)).replace('_', '-')} applies to gradient solvers only")
         report, solution = verify(
@@ -180,8 +183,6 @@ def _solve(args) -> int:
 
 
 def _write_results(out: Path, report: dict, solution) -> None:
-    from amf._io import write_json, write_npz
-
     out.mkdir(parents=True, exist_ok=True)
     write_npz(out / "embeddings.npz", f_images=np.asarray(solution.f_images), f_texts=np.asarray(solution.f_texts))
     if solution.curve is not None:
@@ -190,37 +191,23 @@ def _write_results(out: Path, report: dict, solution) -> None:
 
 
 def _demo(args) -> int:
-    import synthetic
-    from amf._format import format_report, format_training
-    from amf.graph import CoOccurrence
-    from amf.report import training_report, verify
-    from amf.solve import solve, spectral_svd
-    from figures import spectrum
+    from figures import spectrum  # the figures package (matplotlib) loads only for the commands that draw
 
     out = Path(args.out)
-    edges = synthetic.generate(DEMO_MODEL, seed=args.seed, **DEMO_PARAMS)
-    graph = CoOccurrence.from_edges(edges)
     print(f"default graph: {DEMO_MODEL} model {DEMO_PARAMS}, seed {args.seed}")
-    report, exact = verify(graph, args.k, seed=args.seed)
-    report["graph"]["model"] = {"name": DEMO_MODEL, "params": edges.params}
-    report["spectrum"] = spectral_svd(graph, min(4 * args.k, min(graph.shape)), solver="exact", dtype="float64").s.tolist()
-    descent = solve(graph, args.k, solver="gd", seed=args.seed, reference=exact.svd)
-    trained = training_report(graph, descent, seed=args.seed, settings={"solver": "gd", "k": args.k})
-    report["gradient_descent"] = trained
-    report["passed"] = report["passed"] and trained["passed"]
-    _write_results(out, report, exact)
-    graph.save(out / "graph.npz")
+    result = run_demo(seed=args.seed, k=args.k)
+    report = result.report
+    _write_results(out, report, result.solution)
+    result.graph.save(out / "graph.npz")
     spectrum.plot(report, out / "spectrum.png")
     print(format_report(report))
     print("\ngradient descent on the population loss, against the exact minimizer:")
-    print(format_training(trained))
+    print(format_training(report["gradient_descent"]))
     print(f"results written to {out}/ (report.json, embeddings.npz, graph.npz, spectrum.png)")
     return 0 if report["passed"] else 1
 
 
 def _bench(args) -> int:
-    import importlib.util
-
     folder = Path(__file__).resolve().parents[1] / "benchmarks"
     available = sorted(p.stem.removeprefix("bench_") for p in folder.glob("bench_*.py"))
     if not available:
@@ -234,8 +221,7 @@ def _bench(args) -> int:
 
 
 def _figures(args) -> int:
-    from amf._io import write_json
-    from figures import registry
+    from figures import registry  # the figures package (matplotlib) loads only for this command
 
     figures = registry()
     if args.only is not None and args.only not in figures:
@@ -261,16 +247,12 @@ def _points(result: dict) -> list[dict]:
 
 def _is_lead() -> bool:
     """Only process 0 of a multi-host run prints and writes."""
-    import jax
-
     return jax.process_index() == 0
 
 
 def _start_devices(args) -> None:
     """Before JAX starts its backends: fake ``--devices`` CPU devices (used only when JAX runs on the CPU) and
     join a multi-host run when ``--coordinator`` is given (gloo collectives between CPU processes)."""
-    import jax
-
     multihost = (args.coordinator, args.num_processes, args.process_id)
     if any(x is not None for x in multihost):
         if any(x is None for x in multihost):
@@ -293,8 +275,6 @@ class _Usage(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from amf.errors import InputError
-
     try:
         if hasattr(args, "devices"):
             _start_devices(args)

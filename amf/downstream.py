@@ -1,4 +1,4 @@
-"""Downstream quantities of THEORY.md T4, computed from the edges and labels (never from a dense ``A_V``).
+"""Downstream quantities of docs/theory.md T4, computed from the edges and labels (never from a dense ``A_V``).
 
 - ``alpha = sum_ij P_ij 1[y_V(i) != y_L(j)]`` over labeled texts: image–text label disagreement;
 - ``phi = sum_ii' A_V(i, i') 1[y_V(i) != y_V(i')] = 1 - sum_j sum_c P_cj^2 / p_L(j)``, with ``P_cj`` the mass

@@ -1,6 +1,6 @@
 """The image–text co-occurrence graph: a validated joint distribution ``P`` over (image, text) pairs.
 
-Symbols (THEORY.md section 1): ``P`` is ``N_V x N_L``, nonnegative, sums to 1; marginals ``p_V = P 1`` and
+Symbols (docs/theory.md section 1): ``P`` is ``N_V x N_L``, nonnegative, sums to 1; marginals ``p_V = P 1`` and
 ``p_L = P^T 1`` are positive; the normalized co-occurrence is ``Pn = D_V^{-1/2} P D_L^{-1/2}``.
 The graph is held sparsely (scipy CSR); a dense ``N_V x N_L`` array is built only when asked for.
 """
@@ -19,9 +19,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from amf._io import write_npz
+from amf.io import write_npz
 from amf.errors import InputError
-from amf.operator import SparseOperator, sparse_operator
+from amf.operators import SparseOperator, sparse_operator
 
 DENSE_LIMIT = 25_000_000
 """Largest ``N_V * N_L`` for which a dense normalized matrix is built (200 MB in float64)."""
@@ -63,7 +63,7 @@ class CoOccurrence:
     def from_arrays(
         cls, rows, cols, weights, shape, image_labels=None, text_labels=None, *, drop_isolated: bool = False
     ) -> CoOccurrence:
-        """Validate edge arrays (CONTRACT.md graph format) and build the graph.
+        """Validate edge arrays (docs/file-format.md graph format) and build the graph.
 
         Raises `InputError` with a one-line message for every invalid input. With ``drop_isolated``, images
         and texts without an edge of positive weight are removed (with their labels) instead of rejected;
@@ -132,7 +132,7 @@ class CoOccurrence:
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, drop_isolated: bool = False) -> CoOccurrence:
-        """Read a graph file: the CONTRACT.md ``.npz`` format, or a ``scipy.sparse.save_npz`` file (no labels)."""
+        """Read a graph file: the docs/file-format.md ``.npz`` format, or a ``scipy.sparse.save_npz`` file (no labels)."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"graph file not found: {path}")
@@ -161,7 +161,7 @@ class CoOccurrence:
         )
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the graph file (CONTRACT.md format) atomically; `load` gives back the same graph exactly."""
+        """Write the graph file (docs/file-format.md format) atomically; `load` gives back the same graph exactly."""
         coo = self._weights.tocoo()
         arrays = {
             "rows": coo.row.astype(np.int64),

@@ -1,8 +1,7 @@
-"""The verify report: every value of CONTRACT.md's report keys, the checks, and how the run was made."""
+"""The verify report: every value of docs/file-format.md's report keys, the checks, and how the run was made."""
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 
@@ -10,10 +9,11 @@ import jax
 import numpy as np
 import scipy
 
-from amf import __version__
+from amf._version import __version__
 from amf.checks import Context, run_checks
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Solution
+from amf.io import json_safe
 from amf.solve import solve
 
 
@@ -51,7 +51,7 @@ def verify(
 ) -> tuple[dict, Solution]:
     """Solve ``graph`` at rank ``k`` and run every theory check; returns the report and the solution.
 
-    ``devices`` shards the krylov solve (`amf.solve.spectral_svd`); the checks then run on the gathered factors.
+    ``devices`` shards the krylov solve (`amf.spectral.spectral_svd`); the checks then run on the gathered factors.
     """
     started = time.perf_counter()
     solution = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
@@ -62,7 +62,7 @@ def verify(
 
 
 def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_limit: int = DENSE_LIMIT) -> dict:
-    """Report of a spectral ``solution`` of ``graph`` (CONTRACT.md keys plus certificate and environment)."""
+    """Report of a spectral ``solution`` of ``graph`` (docs/file-format.md keys plus certificate and environment)."""
     ctx = Context(graph, solution, seed=seed, dense_limit=dense_limit)
     checks, skipped = run_checks(ctx)
     if ctx.dense:
@@ -117,7 +117,7 @@ def training_report(graph: CoOccurrence, solution: Solution, *, seed: int, setti
         "dtype": solution.dtype,
         "k": solution.k,
         "graph": {"n_images": graph.n_images, "n_texts": graph.n_texts, "nnz": graph.nnz},
-        "singular_values": np.asarray(solution.svd.s).tolist() if solution.svd is not None else None,
+        "singular_values": np.asarray(solution.reference.s).tolist() if solution.reference is not None else None,
         "loss_at_solution": cert.loss,
         "loss_min": cert.loss_min,
         "loss_gap": cert.loss_gap,
@@ -130,18 +130,3 @@ def training_report(graph: CoOccurrence, solution: Solution, *, seed: int, setti
     }
     report.update(environment(seed, solution.dtype))
     return json_safe(report)
-
-
-def json_safe(obj):
-    """Replace non-finite floats by None and numpy scalars by Python ones, so the report is strict JSON."""
-    if isinstance(obj, dict):
-        return {key: json_safe(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(value) for value in obj]
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj

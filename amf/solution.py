@@ -1,20 +1,50 @@
 """What solvers return: the factors and a certificate saying how far they can be trusted.
 
-Callers never guess whether a solver converged: every result carries a certificate, and
-`SVDCertificate.converged` is False when the residuals exceed the tolerance.
+Callers never guess whether a solver converged. Every `Solution` carries a certificate that follows one protocol,
+`Certificate`: ``converged`` (the solver's stated criterion holds for measured values), ``reason`` (a `Reason`:
+converged, iteration limit, breakdown, tolerance not met, or not judged) and ``as_dict()`` (JSON-safe, with
+``converged`` and ``reason`` among its keys). Two kinds implement it:
+
+- `SVDCertificate` (spectral solvers): residuals of the returned singular triplets, recomputed from the operator;
+- `TrainingCertificate` (gradient solvers): loss gap and subspace distance to the Eckart–Young minimizer, measured
+  in float64 from the edges.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import enum
+from typing import Any, Protocol, runtime_checkable
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from amf._linalg import matmul
-from amf.operator import Operator
+from amf.io import json_safe
+
+
+class Reason(str, enum.Enum):
+    """Why a solver stopped, as its certificate judges it."""
+
+    CONVERGED = "converged"
+    """The stated criterion holds."""
+    ITERATION_LIMIT = "iteration limit"
+    """The iteration or step budget ran out before the criterion held."""
+    BREAKDOWN = "breakdown"
+    """Non-finite values (divergence, a numerical breakdown)."""
+    TOLERANCE = "tolerance not met"
+    """The solver finished by its own rule, but the measured accuracy misses the tolerance."""
+    NOT_JUDGED = "not judged"
+    """No criterion applies: the measures are reported, not judged."""
+
+
+@runtime_checkable
+class Certificate(Protocol):
+    """The protocol every solver's certificate follows."""
+
+    converged: bool
+    reason: Reason
+    iterations: int
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +55,7 @@ class SVDCertificate:
     - ``orthonormality = max(||U^T U - I||_max, ||V^T V - I||_max)``;
     - ``iterations`` and ``matvecs`` spent (products with a block count once per column);
     - ``converged``: every residual ``<= tolerance`` and ``orthonormality <= max(tolerance, 1e4 eps)`` (a
-      repeated triplet has zero residuals but is no SVD).
+      repeated triplet has zero residuals but is no SVD); ``reason`` says why not.
     """
 
     residual_left: np.ndarray
@@ -35,6 +65,7 @@ class SVDCertificate:
     matvecs: int
     tolerance: float
     converged: bool
+    reason: Reason = Reason.CONVERGED
 
     @property
     def max_residual(self) -> float:
@@ -43,7 +74,10 @@ class SVDCertificate:
         return float(max(self.residual_left.max(), self.residual_right.max()))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        return json_safe({
+            "kind": "svd",
+            "converged": self.converged,
+            "reason": self.reason.value,
             "max_residual": self.max_residual,
             "residual_left": self.residual_left.tolist(),
             "residual_right": self.residual_right.tolist(),
@@ -51,8 +85,49 @@ class SVDCertificate:
             "iterations": self.iterations,
             "matvecs": self.matvecs,
             "tolerance": self.tolerance,
-            "converged": self.converged,
-        }
+        })
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingCertificate:
+    """What a gradient solver's result is worth, measured in float64 from the edges. Fields that do not apply
+    are None.
+
+    - ``converged``: the ``criterion`` holds for the measures below with ``tolerance``; ``reason`` says why not;
+    - ``iterations``: optimizer steps taken; ``criterion``: the rule, in words;
+    - ``loss``: population MMCL loss of the encoders (for InfoNCE: after the best scalar rescaling, see
+      `amf.solvers.infonce`); ``loss_min = -sum_{i<=k} s_i^2``, ``loss_gap = (loss - loss_min) / |loss_min|``;
+    - ``subspace_distance``, ``principal_angles``: ``col(D_V^{1/2} f_V)`` against ``span(U_k)``;
+    - ``probe_error``, ``probe_error_optimal``: ``E_LS`` of the trained and of the optimal ``f_V`` (None without
+      image labels);
+    - ``tolerance``: the thresholds the criterion used, by measure name;
+    - ``eigengap``: ``s_k - s_{k+1}`` of the reference; ``relative_change``: relative change of the training
+      objective's chunk mean over the last chunk; ``gradient_norm``: relative gradient norm (weighted solver).
+    """
+
+    converged: bool
+    iterations: int
+    criterion: str
+    loss: float
+    loss_min: float | None
+    loss_gap: float | None
+    subspace_distance: float | None
+    principal_angles: np.ndarray | None
+    probe_error: float | None
+    probe_error_optimal: float | None
+    tolerance: dict[str, float]
+    eigengap: float | None = None
+    relative_change: float | None = None
+    gradient_norm: float | None = None
+    reason: Reason = Reason.CONVERGED
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (arrays as lists, non-finite floats as None)."""
+        out = {"kind": "training"}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = value.value if isinstance(value, Reason) else value
+        return json_safe(out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,74 +144,17 @@ class SVDResult:
         return self.vt.T
 
 
-def to_host(x) -> np.ndarray:
-    """``x`` as a numpy array on this process, gathering the shards of other processes when it is split over
-    several hosts (``jax.distributed``); a plain ``np.asarray`` otherwise."""
-    if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated:
-        from jax.experimental import multihost_utils
-
-        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-    return np.asarray(x)
-
-
-RESIDUAL_COLUMNS = 8
-"""Triplets whose residuals are measured per block product (bounds the products' temporaries)."""
-
-
-@jax.jit
-def _residual_columns(op: Operator, u: jax.Array, s: jax.Array, vt: jax.Array, scale: jax.Array):
-    """``||A v_i - s_i u_i|| / scale`` and ``||A^T u_i - s_i v_i|| / scale`` for a group of triplets."""
-    v = vt.T
-    left = jnp.linalg.norm(op.matmat(v) - u * s, axis=0) / scale
-    right = jnp.linalg.norm(op.rmatmat(u) - v * s, axis=0) / scale
-    return left, right
-
-
-@jax.jit
-def _orthonormality(u: jax.Array, vt: jax.Array):
-    eye = jnp.eye(u.shape[1], dtype=u.dtype)
-    return jnp.maximum(jnp.max(jnp.abs(matmul(u.T, u) - eye)), jnp.max(jnp.abs(matmul(vt, vt.T) - eye)))
-
-
-def certify_svd(
-    op: Operator, u, s, vt, *, tolerance: float, iterations: int, matvecs: int
-) -> SVDResult:
-    """Measure the residuals of ``(u, s, vt)`` against ``op`` (block products of `RESIDUAL_COLUMNS` triplets
-    each way) and package them."""
-    u, s, vt = jnp.asarray(u), jnp.asarray(s), jnp.asarray(vt)
-    scale = jnp.maximum(s[0], jnp.finfo(s.dtype).tiny)
-    groups = [
-        _residual_columns(op, u[:, i : i + RESIDUAL_COLUMNS], s[i : i + RESIDUAL_COLUMNS],
-                          vt[i : i + RESIDUAL_COLUMNS], scale)
-        for i in range(0, s.shape[0], RESIDUAL_COLUMNS)
-    ]
-    left = np.concatenate([to_host(g[0]) for g in groups])
-    right = np.concatenate([to_host(g[1]) for g in groups])
-    ortho = to_host(_orthonormality(u, vt))
-    certificate = SVDCertificate(
-        residual_left=left,
-        residual_right=right,
-        orthonormality=float(ortho),
-        iterations=int(iterations),
-        matvecs=int(matvecs) + 2 * int(s.shape[0]),
-        tolerance=float(tolerance),
-        converged=bool(
-            np.all(left <= tolerance)
-            and np.all(right <= tolerance)
-            and float(ortho) <= max(tolerance, 1e4 * float(jnp.finfo(s.dtype).eps))
-        ),
-    )
-    return SVDResult(to_host(u), to_host(s), to_host(vt), certificate)
-
-
 @dataclasses.dataclass(frozen=True)
 class Solution:
     """Encoders that (approximately) minimize the MMCL loss, with how they were obtained.
 
     - ``f_images (N_V, k)`` is ``f_V`` and ``f_texts (N_L, k)`` is ``f_L`` (row = embedding);
-    - ``svd``: for spectral solvers, the top ``k+1`` singular triplets of ``Pn`` (``s_{k+1}`` enters the bound;
-      when ``k + 1 > min(N_V, N_L)`` the missing values are 0); None for solvers that do not compute one;
-    - ``certificate``: the solver's own accuracy record (an `SVDCertificate` for spectral solvers);
+    - ``certificate``: the solver's accuracy record (a `Certificate`: `SVDCertificate` for spectral solvers,
+      `TrainingCertificate` for gradient solvers);
+    - ``svd``: spectral solvers only, the top ``k+1`` singular triplets of ``Pn`` the encoders came from
+      (``s_{k+1}`` enters the bound; when ``k + 1 > min(N_V, N_L)`` the missing values are 0); None otherwise;
+    - ``reference``: gradient solvers only, the reference SVD (top ``k+1`` triplets of ``Pn``) the training
+      certificate was measured against; None otherwise;
     - ``dtype``: the floating type the solver worked in;
     - ``curve``: for iterative gradient solvers, the loss curve as a mapping of equal-length arrays
       (e.g. ``step``, ``loss``); None otherwise.
@@ -146,8 +164,9 @@ class Solution:
     f_texts: np.ndarray
     solver: str
     dtype: str
-    certificate: Any
+    certificate: Certificate
     svd: SVDResult | None = None
+    reference: SVDResult | None = None
     curve: dict[str, np.ndarray] | None = None
 
     @property
@@ -157,3 +176,8 @@ class Solution:
     @property
     def converged(self) -> bool:
         return bool(self.certificate.converged)
+
+    @property
+    def spectral(self) -> bool:
+        """Whether the encoders come from a truncated SVD (``svd`` is set)."""
+        return self.svd is not None

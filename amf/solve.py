@@ -1,116 +1,122 @@
-"""One entry point for factorizing a graph: ``solve(graph, k, solver=...)`` returns a `Solution`.
+"""One entry point for factorizing a graph: ``solve(graph, k, solver=...)`` returns a certified `Solution`.
 
-Spectral solvers compute the top ``k + 1`` singular triplets of ``Pn`` and return the canonical Eckart–Young
-minimizer (THEORY.md T2a) ``F_V = U_k S_k^{1/2}``, ``F_L = V_k S_k^{1/2}``, i.e. encoders
-``f_V = D_V^{-1/2} F_V`` and ``f_L = D_L^{-1/2} F_L``.
+`SOLVERS` is the one registry of solver names: each `SolverEntry` says its kind (spectral or gradient), what it
+is, the options it takes, its defaults, its tolerances per dtype and what "converged" means. The command line
+builds its choices and help from it. Spectral solvers (`amf.spectral`) return the canonical Eckart–Young
+minimizer with an `amf.solution.SVDCertificate`; gradient solvers (`amf.solvers.train`) return trained encoders
+with an `amf.solution.TrainingCertificate` measured against the exact minimizer.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from amf import _validate
 from amf.errors import InputError
 from amf.graph import CoOccurrence
-from amf.solution import Solution, SVDResult
+from amf.solution import Solution
+from amf.solvers.exact import default_tolerance as exact_tolerance
+from amf.solvers.krylov import default_tolerance as krylov_tolerance
+from amf.solvers.train import OBJECTIVES, train
+from amf.spectral import check_k, encoders_from_svd, spectral_svd
 
-SPECTRAL_SOLVERS = ("exact", "krylov")
-GRADIENT_SOLVERS = ("gd", "sgd", "infonce")
-SOLVERS = SPECTRAL_SOLVERS + GRADIENT_SOLVERS
-DTYPES = ("float32", "float64")
+DTYPES = _validate.DTYPES
 
 
-def spectral_svd(
-    graph: CoOccurrence, rank: int, *, solver: str, dtype: str, seed: int = 0, tol=None, devices: int | None = None
-) -> SVDResult:
-    """Top ``rank`` singular triplets of ``Pn`` with the named spectral solver.
+@dataclasses.dataclass(frozen=True)
+class SolverEntry:
+    """A solver in the registry.
 
-    ``devices`` (krylov only) splits the rows of ``Pn`` over that many devices (`amf.sharded`); in a
-    multi-process run (``jax.distributed``) the solve is always sharded over every process's devices.
+    - ``name``, ``kind`` (``"spectral"`` or ``"gradient"``), ``summary`` (one line for help texts);
+    - ``run(graph, k, *, dtype, seed, **options) -> Solution``;
+    - ``options``: the keyword options ``run`` accepts beyond ``dtype`` and ``seed``;
+    - ``defaults``: default values of the options that have one;
+    - ``tolerances``: per dtype name, the thresholds its certificate applies;
+    - ``criterion``: what ``converged`` means, in words.
     """
-    if solver == "exact":
-        if devices is not None:
-            raise InputError("devices applies to the krylov solver; the exact solver runs on one device")
-        from amf.exact import exact_svd
 
-        return exact_svd(graph.normalized_dense(), rank, tol=tol, dtype=dtype)
-    if solver == "krylov":
-        import jax
-
-        from amf.krylov import topk_svd
-
-        key = jax.random.key(seed)
-        if devices is None and jax.process_count() == 1:
-            return topk_svd(graph.normalized_operator(dtype), rank, tol=tol, key=key)
-        from amf.sharded import device_mesh, sharded_operator
-
-        try:
-            mesh = device_mesh(devices)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        operator = sharded_operator(graph.normalized, mesh, dtype)
-        return topk_svd(operator, rank, tol=tol, key=key, n_rows=graph.n_images)
-    raise InputError(f"unknown spectral solver {solver!r}; choose one of {', '.join(SPECTRAL_SOLVERS)}")
+    name: str
+    kind: str
+    summary: str
+    run: Callable[..., Solution]
+    options: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    tolerances: Mapping[str, Mapping[str, float]]
+    criterion: str
 
 
-def encoders_from_svd(graph: CoOccurrence, svd: SVDResult, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical minimizer from the top ``k`` triplets: ``f_V = D_V^{-1/2} U_k S_k^{1/2}``, same for ``f_L``.
+def _spectral(solver: str) -> Callable[..., Solution]:
+    def run(graph: CoOccurrence, k: int, *, dtype: str, seed: int, tol=None, devices: int | None = None) -> Solution:
+        rank = min(k + 1, min(graph.shape))
+        if solver == "krylov" and rank >= min(graph.shape):
+            raise InputError(
+                f"the krylov solver needs k + 1 < min(N_V, N_L) = {min(graph.shape)} (it computes k + 1 triplets), "
+                f"got k = {k}; use the exact solver"
+            )
+        svd = spectral_svd(graph, rank, solver=solver, dtype=dtype, seed=seed, tol=tol, devices=devices)
+        f_images, f_texts = encoders_from_svd(graph, svd, k)
+        return Solution(f_images, f_texts, solver=solver, dtype=dtype, certificate=svd.certificate, svd=svd)
 
-    Singular values at round-off level (``<= 1e3 eps s_1`` in the solver's dtype) are exact zeros of ``Pn``
-    computed inexactly; their encoder columns are set to 0 rather than ``sqrt(round-off)`` times an arbitrary
-    null vector, so ``col(f_V)`` is the well-determined part of the subspace.
-    """
-    s = np.asarray(svd.s[:k], dtype=np.float64)
-    roundoff = 1e3 * np.finfo(svd.s.dtype).eps * float(svd.s[0])
-    root = np.sqrt(np.where(s <= roundoff, 0.0, s))
-    f_images = np.asarray(svd.u[:, :k], dtype=np.float64) * root / np.sqrt(graph.p_images)[:, None]
-    f_texts = np.asarray(svd.vt[:k].T, dtype=np.float64) * root / np.sqrt(graph.p_texts)[:, None]
-    return f_images, f_texts
-
-
-def check_k(graph: CoOccurrence, k) -> int:
-    """Validate the embedding dimension ``k``: an integer with ``1 <= k <= min(N_V, N_L)``."""
-    limit = min(graph.shape)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= limit:
-        raise InputError(f"k must be an integer with 1 <= k <= min(N_V, N_L) = {limit}, got {k!r}")
-    return int(k)
+    return run
 
 
-def solve(
-    graph: CoOccurrence,
-    k: int,
-    *,
-    solver: str = "exact",
-    dtype: str = "float64",
-    seed: int = 0,
-    tol=None,
-    devices: int | None = None,
-    **options,
-) -> Solution:
-    """Factorize ``Pn`` at rank ``k`` with ``solver`` (one of `SOLVERS`) in ``dtype``.
+def _gradient(name: str) -> SolverEntry:
+    objective = OBJECTIVES[name]
+    options = tuple(p for p in inspect.signature(train).parameters if p not in ("graph", "k", "solver", "dtype",
+                                                                                   "seed"))
 
-    Spectral solvers (`SPECTRAL_SOLVERS`) return the canonical Eckart–Young minimizer with an `SVDCertificate`;
-    gradient solvers (`GRADIENT_SOLVERS`, options as in `amf.gradient.train`) return trained encoders with a
-    `amf.convergence.TrainingCertificate` measured against the exact minimizer.
+    def run(graph: CoOccurrence, k: int, *, dtype: str, seed: int, **kwargs) -> Solution:
+        return train(graph, k, solver=name, dtype=dtype, seed=seed, **kwargs)
+
+    rule = objective().criterion  # the rule in words, stated at the default tolerance with placeholder measures
+    return SolverEntry(name, "gradient", objective.summary, run, options, dict(objective.defaults),
+                       objective.tolerances, _rule_text(rule, objective.tolerances["float64"]))
+
+
+def _rule_text(rule, tolerance) -> str:
+    measures = {"loss_gap": 0.0, "subspace_distance": 0.0, "eigengap": 1.0, "subspace_determined": True,
+                "relative_change": 0.0, "gradient_norm": 0.0}
+    return rule(measures, tolerance)[1]
+
+
+SOLVERS: dict[str, SolverEntry] = {
+    "exact": SolverEntry(
+        "exact", "spectral", "jitted dense LAPACK SVD of Pn (graphs up to a few thousand nodes a side)",
+        _spectral("exact"), ("tol",), {},
+        {d: {"residual": exact_tolerance(d)} for d in DTYPES},
+        "every residual ||Pn v_i - s_i u_i|| / s_1 and ||Pn^T u_i - s_i v_i|| / s_1 <= tol, U and V orthonormal"),
+    "krylov": SolverEntry(
+        "krylov", "spectral", "matrix-free thick-restart block Lanczos, float32/float64, one or many devices",
+        _spectral("krylov"), ("tol", "devices"), {},
+        {d: {"residual": krylov_tolerance(d)} for d in DTYPES},
+        "every residual ||Pn v_i - s_i u_i|| / s_1 and ||Pn^T u_i - s_i v_i|| / s_1 <= tol, U and V orthonormal"),
+    **{name: _gradient(name) for name in OBJECTIVES},
+}
+"""Every solver `solve` accepts, by name."""
+
+SPECTRAL_SOLVERS = tuple(name for name, entry in SOLVERS.items() if entry.kind == "spectral")
+GRADIENT_SOLVERS = tuple(name for name, entry in SOLVERS.items() if entry.kind == "gradient")
+
+
+def solve(graph: CoOccurrence, k: int, *, solver: str = "exact", dtype: str = "float64", seed: int = 0,
+          **options) -> Solution:
+    """Factorize ``Pn`` at rank ``k`` with ``solver`` (a name in `SOLVERS`) in ``dtype``.
+
+    ``options`` are the solver's own (``SOLVERS[solver].options``): ``tol`` for spectral solvers, ``devices``
+    for krylov, and the training options of `amf.solvers.train.train` for gradient solvers. An option the solver
+    does not take is refused with `InputError`.
     """
     k = check_k(graph, k)
-    if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if solver not in SOLVERS:
+    dtype = _validate.dtype_name(dtype)
+    entry = SOLVERS.get(solver) if isinstance(solver, str) else None
+    if entry is None:
         raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    if solver in GRADIENT_SOLVERS:
-        if devices is not None:
-            raise InputError("devices applies to the krylov solver")
-        from amf.gradient import train
-
-        return train(graph, k, solver=solver, dtype=dtype, seed=seed, **options)
-    if options:
-        raise InputError(f"options {', '.join(sorted(options))} apply to gradient solvers, not {solver!r}")
-    rank = min(k + 1, min(graph.shape))
-    if solver == "krylov" and rank >= min(graph.shape):
-        raise InputError(
-            f"the krylov solver needs k + 1 < min(N_V, N_L) = {min(graph.shape)} (it computes k + 1 triplets), "
-            f"got k = {k}; use the exact solver"
-        )
-    svd = spectral_svd(graph, rank, solver=solver, dtype=dtype, seed=seed, tol=tol, devices=devices)
-    f_images, f_texts = encoders_from_svd(graph, svd, k)
-    return Solution(f_images, f_texts, solver=solver, dtype=dtype, certificate=svd.certificate, svd=svd)
+    given = {name: value for name, value in options.items() if value is not None or name not in ("tol", "devices")}
+    unknown = sorted(set(given) - set(entry.options))
+    if unknown:
+        raise InputError(f"option(s) {', '.join(unknown)} do not apply to the {solver} solver; it takes "
+                         f"{', '.join(entry.options) or 'no options'}")
+    return entry.run(graph, k, dtype=dtype, seed=seed, **given)

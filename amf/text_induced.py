@@ -1,4 +1,4 @@
-"""The text-induced image graph of THEORY.md T3: MMCL performs SSCL on images that share a caption.
+"""The text-induced image graph of docs/theory.md T3: MMCL performs SSCL on images that share a caption.
 
 Draw a text ``j ~ p_L``, then two images independently from ``P(. | j)``: their joint is
 ``A_V = P D_L^{-1} P^T`` (``N_V x N_V``), with degrees ``A_V 1 = p_V`` and normalized form

@@ -43,7 +43,7 @@ import amf  # noqa: E402
 from amf import gradient  # noqa: E402
 from amf._random import named_key  # noqa: E402
 from amf.convergence import reference_svd  # noqa: E402
-from amf.encoders import natural_scale  # noqa: E402
+from amf.solvers.encoders import natural_scale  # noqa: E402
 from amf.sampling import EdgeSampler  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Benchmark the top-k SVD of ``Pn`` (`amf.krylov.topk_svd`) against scipy and scikit-learn, in one run.
+"""Benchmark the top-k SVD of ``Pn`` (`amf.solvers.krylov.topk_svd`) against scipy and scikit-learn, in one run.
 
     python benchmarks/bench_spectral.py [--sizes 1e4,1e5,1e6] [--k 32] [--edges-per-node 10] [--classes 32]
                                         [--noise 0.1] [--degree-exponent 2.5] [--methods ...] [--tol T]
@@ -12,7 +12,7 @@ theory's setting) the wanted values are ``s_1 = 1`` and a cluster ``s_2..s_32 ~ 
 neighbouring values are close and every method needs more products.
 
 Methods, each in a fresh subprocess (so peak memory is its own): ``amf-f64`` / ``amf-f32`` (`topk_svd` with
-its default tolerance, 1e-8 / 1e-4, on `amf.operator.SparseOperator`), ``arpack`` / ``propack``
+its default tolerance, 1e-8 / 1e-4, on `amf.operators.SparseOperator`), ``arpack`` / ``propack``
 (``scipy.sparse.linalg.svds`` with its defaults, ``tol = 0``: machine precision), ``arpack-tol`` (ARPACK
 stopped at amf-f64's tolerance, 1e-8 or ``--tol``: the like-for-like accuracy), ``sklearn``
 (``sklearn.utils.extmath.randomized_svd`` with its defaults: 10 oversamples, ``n_iter = "auto"``).
@@ -29,7 +29,7 @@ which needs the matrix itself); ``x_time`` /
 ``x_mem`` = method / amf-f64. `run(...)` returns the rows as a list of dicts; ``main`` prints one table.
 
 ``--kernels`` instead times the sparse products ``A X`` and ``A^T X`` (scipy CSR, BCOO, gather +
-``segment_sum``, the jagged layout of `amf._sparse`) for 1, 8 and 32 columns.
+``segment_sum``, the jagged layout of `amf.operators.jagged`) for 1, 8 and 32 columns.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from amf._io import atomic_write  # noqa: E402
+from amf.io import atomic_write  # noqa: E402
 
 METHODS = ("amf-f64", "amf-f32", "arpack", "arpack-tol", "propack", "sklearn")
 
@@ -104,8 +104,8 @@ def _solve(method: str, a, k: int, tol: float | None, seed: int):
         import jax
 
         import amf  # noqa: F401  (float64)
-        from amf.krylov import topk_svd
-        from amf.operator import sparse_operator
+        from amf.solvers.krylov import topk_svd
+        from amf.operators import sparse_operator
 
         compile_s = []
         jax.monitoring.register_event_duration_secs_listener(
@@ -266,7 +266,7 @@ def kernel_table(n: int = 300_000, edges_per_node: float = 12.0, blocks=(1, 8, 3
     from jax.experimental import sparse as jsparse
 
     import amf  # noqa: F401
-    from amf.operator import sparse_operator
+    from amf.operators import sparse_operator
 
     a = build_matrix(n, edges_per_node, 16, 0.1, degree_exponent, 0)
     at = sp.csr_array(a.T)

@@ -23,7 +23,7 @@ import jax  # noqa: E402
 import amf  # noqa: E402, F401  (float64)
 import synthetic  # noqa: E402
 from amf.graph import CoOccurrence  # noqa: E402
-from amf.krylov import topk_svd  # noqa: E402
+from amf.solvers.krylov import topk_svd  # noqa: E402
 
 
 def run(sizes, ks, dtypes, edges_per_node: int = 10) -> list[dict]:

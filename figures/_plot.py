@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from amf._io import atomic_write  # noqa: E402
+from amf.io import atomic_write  # noqa: E402  (public)
 
 
 def new_figure(panels: int, width_ratios=None):

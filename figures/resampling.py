@@ -1,4 +1,4 @@
-"""THEORY.md section 5 on the synthetic simulator: probe error of SSCL and the four CLIP-guided edits, with the
+"""docs/theory.md section 5 on the synthetic simulator: probe error of SSCL and the four CLIP-guided edits, with the
 consistency (phi) and diversity (gap) of each edited positive graph (from `amf.experiments.resampling`)."""
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Synthetic image–text co-occurrence graphs for the amf toolkit (pure numpy).
 
-Generators return an ``Edges`` (COO arrays in the CONTRACT.md graph format plus labels and the resolved
+Generators return an ``Edges`` (COO arrays in the docs/file-format.md graph format plus labels and the resolved
 parameters); ``amf`` turns it into its graph object. Models (``MODELS``, or ``generate(name, seed=, **params)``):
 
 - ``block``: r classes, weight a within and b across; exact spectrum, alpha, phi (``block_model_closed_form``);
 - ``diversity``: classes split into styles; low vs high caption diversity (``diversity_model_closed_form``);
 - ``planted``: large degree-corrected planted partition with power-law activities (10^7 edges in seconds);
-- ``augmentation``: an SSCL augmentation graph as a views x sources co-occurrence (THEORY.md T3 converse).
+- ``augmentation``: an SSCL augmentation graph as a views x sources co-occurrence (docs/theory.md T3 converse).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The generators' output: a bipartite image–text co-occurrence graph as coordinate (COO) edge arrays.
 
 An ``Edges`` holds the unnormalized weight matrix ``W`` (``N_V x N_L``) as triplets: ``W[rows[e], cols[e]] +=
-weights[e]`` (duplicate pairs add up). The joint of THEORY.md section 1 is ``P = W / W.sum()``. Its ``arrays()``
-are exactly the keys of the CONTRACT.md ``.npz`` graph format, so ``np.savez(path, **edges.arrays())`` writes a
+weights[e]`` (duplicate pairs add up). The joint of docs/theory.md section 1 is ``P = W / W.sum()``. Its ``arrays()``
+are exactly the keys of the docs/file-format.md ``.npz`` graph format, so ``np.savez(path, **edges.arrays())`` writes a
 valid graph file, and ``amf`` builds its graph object from the same attributes.
 """
 
@@ -17,7 +17,7 @@ __all__ = ["Edges"]
 
 @dataclass(frozen=True, eq=False)
 class Edges:
-    """A synthetic co-occurrence graph in CONTRACT.md form.
+    """A synthetic co-occurrence graph in docs/file-format.md form.
 
     Attributes
     ----------
@@ -61,7 +61,7 @@ class Edges:
         return int(self.rows.shape[0])
 
     def arrays(self) -> dict:
-        """The CONTRACT.md ``.npz`` keys: ``rows, cols, weights, shape`` (int64 array of 2) and, when present,
+        """The docs/file-format.md ``.npz`` keys: ``rows, cols, weights, shape`` (int64 array of 2) and, when present,
         ``image_labels, text_labels``."""
         out = {
             "rows": self.rows,
@@ -85,7 +85,7 @@ class Edges:
         return flat.reshape(n_v, n_l)
 
     def validate(self) -> None:
-        """Check the CONTRACT.md invariants (dtypes, lengths, index ranges, finite nonnegative weights, positive
+        """Check the docs/file-format.md invariants (dtypes, lengths, index ranges, finite nonnegative weights, positive
         total, every image and every text with positive weight, label ranges). Raises ``ValueError``."""
         n_v, n_l = self.shape
         for name, arr, dtype in (("rows", self.rows, np.int64), ("cols", self.cols, np.int64),

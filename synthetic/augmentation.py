@@ -1,6 +1,6 @@
-"""An SSCL augmentation graph written as a co-occurrence (THEORY.md T3 converse, T5).
+"""An SSCL augmentation graph written as a co-occurrence (docs/theory.md T3 converse, T5).
 
-THEORY.md T3: an augmentation graph is a co-occurrence ``Q(x, xbar) = p(xbar) A(x | xbar)`` between augmented
+docs/theory.md T3: an augmentation graph is a co-occurrence ``Q(x, xbar) = p(xbar) A(x | xbar)`` between augmented
 views ``x`` and source images ``xbar``; its positive-pair graph ``Q D_xbar^{-1} Q^T`` is the SSCL graph ``A_S``. So
 SSCL is MMCL with views on the "image" side (rows) and sources on the "text" side (cols).
 

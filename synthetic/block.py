@@ -1,4 +1,4 @@
-"""The block model of THEORY.md section 4 and its closed forms.
+"""The block model of docs/theory.md section 4 and its closed forms.
 
 ``r`` classes, ``n`` images and ``m`` texts per class (``N_V = r n``, ``N_L = r m``). Every image–text pair gets
 weight ``a`` (``within``) when image and text share a class and ``b`` (``across``) otherwise:
@@ -79,7 +79,7 @@ def block_model(*, n_classes: int = 4, images_per_class: int = 8, texts_per_clas
 
 def block_model_closed_form(*, n_classes: int = 4, within: float = 1.0, across: float = 0.1,
                             images_per_class: int = 8, texts_per_class: int = 6) -> dict:
-    """Exact spectral and labeling quantities of ``block_model`` (THEORY.md section 4).
+    """Exact spectral and labeling quantities of ``block_model`` (docs/theory.md section 4).
 
     Returns a dict with
 

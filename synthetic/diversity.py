@@ -1,4 +1,4 @@
-"""The diversity model of THEORY.md section 4 (T5): classes split into styles.
+"""The diversity model of docs/theory.md section 4 (T5): classes split into styles.
 
 ``r`` classes, each split into ``g`` styles; every style has ``n`` images and ``m`` texts, so
 ``N_V = r g n``, ``N_L = r g m``. Image ``i`` has style ``i // n`` and class ``i // (g n)``; text ``j`` has style

@@ -11,7 +11,7 @@ Model (``K`` classes, ``N_V`` images, ``N_L`` texts, ``E`` edges, ``eps`` = ``no
    ``gamma > 1`` is safe.)
 3. **Skeleton** (``B = N_V + N_L`` edges, weight 1). Every image gets one edge to a text of its class drawn by
    activity, and every text one edge to an image of its class drawn by activity, so every node has an edge
-   (positive marginals, THEORY.md section 1) and low-activity nodes hang on the class's hubs: each class is
+   (positive marginals, docs/theory.md section 1) and low-activity nodes hang on the class's hubs: each class is
    connected with high probability (a one-to-one pairing would leave many two-node components, so that ``s = 1``
    had a huge multiplicity). With probability ``eps`` the partner is drawn by activity from all classes instead.
 4. **Sampled edges** (``M = E - B``, weight 1 each). Each edge independently draws an image ``i ~ theta_V``; with
@@ -29,7 +29,7 @@ Model (``K`` classes, ``N_V`` images, ``N_L`` texts, ``E`` edges, ``eps`` = ``no
 
 Sampling is exact and vectorized: per-node edge counts are multinomial and expanded with ``np.repeat``; within a
 class the image ends and text ends are paired by a random shuffle (one numpy call per class, no loop over nodes or
-edges). Duplicate pairs are kept as separate entries of weight 1 (consumers add them up, CONTRACT.md). Memory is
+edges). Duplicate pairs are kept as separate entries of weight 1 (consumers add them up, docs/file-format.md). Memory is
 ``O(E)``: a few ``E``-length int64 arrays, never an ``N_V x N_L`` one.
 """
 

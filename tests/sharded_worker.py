@@ -29,7 +29,7 @@ def graph():
 
 def compute(out: str) -> None:
     import amf  # noqa: F401  (float64)
-    from amf.sharded import device_mesh, sharded_operator
+    from amf.operators.sharded import device_mesh, sharded_operator
 
     g = graph()
     op = sharded_operator(g.normalized, device_mesh())
@@ -41,7 +41,7 @@ def compute(out: str) -> None:
     matmat = jax.jit(lambda o, x: o.matmat(x))(op, x)
     rmatmat = jax.jit(lambda o, y: o.rmatmat(y))(op, jax.make_array_from_callback(y.shape, op.row_sharding(),
                                                                                  lambda i: y[i]))
-    from amf.krylov import topk_svd
+    from amf.solvers.krylov import topk_svd
 
     result = topk_svd(op, K + 1, n_rows=m)
     arrays = {

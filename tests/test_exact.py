@@ -13,24 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amf import CoOccurrence, InputError, solve
-from amf.exact import default_tolerance, exact_svd
-from amf.operator import DenseOperator
-from amf.solution import certify_svd
+from amf.operators import DenseOperator
+from amf.solvers.certify import certify_svd
+from amf.solvers.exact import default_tolerance, exact_svd
+from tests.helpers import dense_joint, numpy_residuals, projector_gap
 from tests.strategies import SHAPES, graph_arrays
 
 MATRIX_SHAPES = [(7, 5), (5, 7), (12, 9)]
-
-
-def projector_gap(x, y):
-    """``||X X^T - Y Y^T||_2`` for orthonormal ``X``, ``Y`` (dense projectors: small matrices only)."""
-    return float(np.linalg.norm(x @ x.T - y @ y.T, ord=2))
-
-
-def numpy_residuals(a, u, s, vt):
-    v = vt.T
-    left = np.linalg.norm(a @ v - u * s, axis=0) / s[0]
-    right = np.linalg.norm(a.T @ u - v * s, axis=0) / s[0]
-    return left, right
 
 
 @st.composite
@@ -160,21 +149,13 @@ def test_exact_svd_rejects_fractional_k():
 # ---- amf.solve --------------------------------------------------------------------------------------------
 
 
-def dense_parts(rows, cols, weights, shape):
-    w = np.zeros(shape)
-    np.add.at(w, (rows, cols), weights)
-    p = w / w.sum()
-    p_v, p_l = p.sum(axis=1), p.sum(axis=0)
-    return p, p_v, p_l, p / np.sqrt(np.outer(p_v, p_l))
-
-
 @given(graph_arrays(labels=False), st.data())
 def test_solve_returns_eckart_young_encoders(arrays, data):
     rows, cols, weights, shape, _, _ = arrays
     graph = CoOccurrence.from_arrays(rows, cols, weights, shape)
     k = data.draw(st.sampled_from([1, 2, 3, min(shape)]), label="k")
     solution = solve(graph, k)
-    p, p_v, p_l, pn = dense_parts(rows, cols, weights, shape)
+    p, p_v, p_l, pn = dense_joint(rows, cols, weights, shape)
     u, s, vt = np.linalg.svd(pn, full_matrices=False)
 
     assert solution.f_images.shape == (shape[0], k) and solution.f_texts.shape == (shape[1], k)

@@ -3,24 +3,27 @@ the weighted loss reduces to SSCL, gradients match finite differences, and nothi
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import amf
-from amf import gradient
 from amf._linalg import projector_distance
 from amf._random import named_key
-from amf.convergence import TrainingCertificate, reference_svd
-from amf.encoders import natural_scale
 from amf.errors import InputError
-from amf.gradient import NegativeWeights, minibatch_loss, train, train_weighted, weighted_loss
-from amf.infonce import infonce_loss
-from amf.losses import mmcl_loss, mmcl_minibatch_loss, sample_pairs, sscl_loss
-from amf.sampling import EdgeSampler
+from amf.losses import (NegativeWeights, infonce_loss, minibatch_loss, mmcl_loss, mmcl_minibatch_loss, sample_pairs,
+                        sscl_loss, weighted_loss)
+from amf.solution import TrainingCertificate
+from amf.solvers import training
+from amf.solvers.encoders import natural_scale
+from amf.solvers.sampler import EdgeSampler
+from amf.solvers.sgd import SGD
+from amf.solvers.train import train
+from amf.solvers.weighted import train_weighted
+from amf.spectral import reference_svd
+from tests.helpers import compilations
 from amf.text_induced import pairs_joint, text_induced_graph
 
 jax.config.update("jax_enable_x64", True)
@@ -86,7 +89,7 @@ def test_gd_reaches_eckart_young(graph, spectrum, reference):
     assert cert.loss_gap <= 1e-6 and cert.subspace_distance <= 1e-4
     assert "subspace_distance" in cert.criterion
     assert cert.probe_error == pytest.approx(cert.probe_error_optimal, abs=1e-12)
-    assert sol.solver == "gd" and sol.dtype == "float64" and sol.svd is reference
+    assert sol.solver == "gd" and sol.dtype == "float64" and sol.reference is reference and sol.svd is None
     assert set(sol.curve) >= {"step", "loss"} and len(sol.curve["step"]) == len(sol.curve["loss"])
     assert sol.curve["step"][-1] == cert.iterations
     json_ready = cert.as_dict()
@@ -101,9 +104,9 @@ def test_gd_stopped_early_is_flagged(graph, reference):
 
 def test_no_recompilation_across_calls(graph, reference):
     train(graph, K, solver="gd", steps=20, chunk=10, reference=reference, progress=False)
-    before = gradient.TRACES["gd"]
+    before = compilations(training.run_chunk)
     other = train(graph, K, solver="gd", steps=20, chunk=10, lr=0.1, seed=7, reference=reference, progress=False)
-    assert gradient.TRACES["gd"] == before
+    assert compilations(training.run_chunk) == before
     assert other.certificate.iterations == 20
 
 
@@ -113,11 +116,11 @@ def test_sgd_gets_within_tolerance(graph, reference):
     cert = sol.certificate
     assert cert.converged and cert.loss_gap <= 2e-2, cert.loss_gap
     assert "sgd" in cert.criterion
-    assert gradient.TRACES["sgd"] >= 1
-    before = gradient.TRACES["sgd"]
+    assert compilations(training.run_chunk) >= 1
+    before = compilations(training.run_chunk)
     train(graph, K, solver="sgd", steps=3000, batch_size=256, chunk=500, seed=2, lr=0.05, reference=reference,
           progress=False)
-    assert gradient.TRACES["sgd"] == before  # same shapes and options: no retrace
+    assert compilations(training.run_chunk) == before  # same shapes and options: no recompilation
 
 
 def test_divergence_is_flagged(graph, reference):
@@ -133,20 +136,32 @@ def test_sparse_rows_equal_dense_optax_sgd(graph):
             "texts_scale": jnp.asarray(natural_scale(graph.p_texts, 1 / 32)),
             "images_features": None, "texts_features": None, "sampler": EdgeSampler.from_joint(joint)}
     hyper = {"lr": jnp.asarray(0.05), "tau": jnp.asarray(0.1)}
-    params = {"images": jax.random.normal(named_key(1, "v"), (graph.n_images, 3)),
-              "texts": jax.random.normal(named_key(1, "l"), (graph.n_texts, 3))}
+    params = {"images": 0.01 * jax.random.normal(named_key(1, "v"), (graph.n_images, 3)),
+              "texts": 0.01 * jax.random.normal(named_key(1, "l"), (graph.n_texts, 3))}  # small: no divergence
     start = jnp.asarray(0, jnp.int32)
-    sparse = gradient._Plan("sgd", "sgd", "cosine", 10, 10, 32, False, False, ("table", "table"))
-    dense = dataclasses.replace(sparse, dense_updates=True)
-    assert sparse.sparse_rows and not dense.sparse_rows
-    out_sparse, _, v1 = gradient._run_chunk(sparse, jax.tree.map(jnp.copy, params), None, data, hyper,
-                                            named_key(0, "test"), start)
-    state = gradient._optimizer(dense, 0.05).init(params)
-    out_dense, _, v2 = gradient._run_chunk(dense, jax.tree.map(jnp.copy, params), state, data, hyper,
+    sparse = training.Plan(SGD(), "sgd", "cosine", 10, 10, 32, ("table", "table"))
+    assert sparse.sparse_rows
+    out_sparse, _, v1 = training.run_chunk(sparse, jax.tree.map(jnp.copy, params), None, data, hyper,
                                            named_key(0, "test"), start)
+    # the dense route, written out: optax.sgd on the gradient of the whole tables, step by step
+    opt = optax.sgd(lambda count: 0.05 * optax.cosine_decay_schedule(1.0, 10)(count))
+    dense, state, v2 = params, opt.init(params), []
+
+    def batch_loss(p, i, j):
+        return minibatch_loss(data["images_scale"][i, None] * p["images"][i],
+                              data["texts_scale"][j, None] * p["texts"][j])
+
+    for t in range(10):
+        i, j = data["sampler"].sample(jax.random.fold_in(named_key(0, "test"), t), 32)
+        value, grads = jax.value_and_grad(batch_loss)(dense, i, j)
+        updates, state = opt.update(grads, state, dense)
+        dense = optax.apply_updates(dense, updates)
+        v2.append(value)
     np.testing.assert_allclose(v1, v2, rtol=1e-12)
     for side in ("images", "texts"):
-        np.testing.assert_allclose(out_sparse[side], out_dense[side], rtol=1e-11, atol=1e-13)
+        assert np.all(np.isfinite(out_sparse[side]))
+        assert not np.allclose(out_sparse[side], params[side])  # the steps moved the tables
+        np.testing.assert_allclose(out_sparse[side], dense[side], rtol=1e-11, atol=1e-13)
 
 
 def test_minibatch_estimator_is_unbiased(graph):

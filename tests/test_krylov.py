@@ -1,4 +1,4 @@
-"""The matrix-free top-k SVD (`amf.krylov.topk_svd`) and the sparse operator, against numpy's dense SVD.
+"""The matrix-free top-k SVD (`amf.solvers.krylov.topk_svd`) and the sparse operator, against numpy's dense SVD.
 
 Singular values are compared to 1e-8 relative; subspaces through the spectral distance of their orthogonal
 projectors (`amf._linalg.projector_distance`, sign- and rotation-invariant), and only for groups of singular
@@ -20,13 +20,14 @@ import pytest
 import scipy.sparse as sp
 
 import amf  # noqa: F401  (float64)
-from amf import krylov
 from amf._linalg import projector_distance
-from amf.krylov import default_tolerance, topk_svd
-from amf import _host_sparse
-from amf._host_sparse import host_csr
-from amf._host_sparse import threads as host_threads
-from amf.operator import DenseOperator, FunctionOperator, sparse_operator
+from amf.operators import DenseOperator, FunctionOperator, sparse_operator
+from amf.operators import host_csr as _host_sparse
+from amf.operators.host_csr import host_csr
+from amf.operators.host_csr import threads as host_threads
+from amf.solvers import krylov
+from amf.solvers.krylov import default_tolerance, topk_svd
+from tests.helpers import compilations, numpy_residuals
 
 jax.config.update("jax_enable_x64", True)
 
@@ -48,13 +49,6 @@ def spectrum(seed, head):
     """``head`` followed by a decaying tail below it (so the matrix has full rank ``min(m, n)``)."""
     tail = np.sort(np.random.default_rng(seed).uniform(0.0, 0.5 * min(head), min(SHAPE) - len(head)))[::-1]
     return np.concatenate([head, tail])
-
-
-def numpy_residuals(a, u, s, vt):
-    v = vt.T
-    left = np.linalg.norm(a @ v - u * s, axis=0) / s[0]
-    right = np.linalg.norm(a.T @ u - v * s, axis=0) / s[0]
-    return left, right
 
 
 def check_against_dense(a, result, k, tol, groups=None, rtol=1e-8):
@@ -147,10 +141,10 @@ def test_not_converged_when_iterations_run_out():
 def test_no_recompile_for_new_values_of_the_same_shape():
     a = controlled(SHAPE, spectrum(7, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45]), seed=7)
     topk_svd(a, K)  # compiled here (or by an earlier test)
-    before = krylov._solve._cache_size()
+    before = compilations(krylov._solve)
     b = controlled(SHAPE, spectrum(8, [2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7]), seed=8)
     result = topk_svd(b, K, key=jax.random.key(5), tol=1e-9)
-    assert krylov._solve._cache_size() == before
+    assert compilations(krylov._solve) == before
     check_against_dense(b, result, K, 1e-9)
 
 
@@ -265,7 +259,7 @@ def test_invalid_matrix_raises():
 
 
 def test_jagged_product_in_column_panels_when_the_gather_is_large(monkeypatch):
-    import amf._sparse as jagged
+    import amf.operators.jagged as jagged
 
     rng = np.random.default_rng(13)
     a = sp.random_array((61, 47), density=0.1, random_state=rng, format="csr")
@@ -282,7 +276,7 @@ def test_jagged_product_in_column_panels_when_the_gather_is_large(monkeypatch):
 
 @pytest.mark.parametrize("panels", [True, False])
 def test_restart_rewrites_the_leading_rows_in_panels(monkeypatch, panels):
-    import amf.krylov as krylov
+    import amf.solvers.krylov as krylov
 
     monkeypatch.setattr(krylov, "RESTART_PANEL", 7)  # 23 columns: three full panels and a remainder of 2
     rng = np.random.default_rng(14)

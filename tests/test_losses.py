@@ -1,4 +1,4 @@
-"""The spectral losses and the text-induced graph against independent dense numpy formulas (THEORY.md §2, T1, T3).
+"""The spectral losses and the text-induced graph against independent dense numpy formulas (docs/theory.md §2, T1, T3).
 
 Every expected value here is computed in the test from the raw edge arrays (``W -> P = W / W.sum()``, marginals,
 ``Pn``, ``A_V = P D_L^{-1} P^T``) with plain numpy double sums or matrix products; the library's edge-based,
@@ -15,30 +15,17 @@ from hypothesis import strategies as st
 
 from amf import CoOccurrence, mmcl_loss, mmcl_minibatch_loss, sscl_loss
 from amf.text_induced import image_induced_graph, pairs_joint, text_induced_graph, text_induced_matmat
+from tests.helpers import dense_joint, rel
 from tests.strategies import graph_arrays
 
 KS = (1, 3)  # few embedding widths, so the jitted losses compile a handful of times
 _loss_grad = jax.jit(jax.grad(mmcl_loss, argnums=(1, 2)))
 
 
-def dense_joint(rows, cols, weights, shape):
-    """``P``, ``p_V``, ``p_L`` and ``Pn`` from the raw edge arrays (duplicates add up), in float64 numpy."""
-    w = np.zeros(shape)
-    np.add.at(w, (np.asarray(rows), np.asarray(cols)), np.asarray(weights, dtype=np.float64))
-    p = w / w.sum()
-    p_v, p_l = p.sum(axis=1), p.sum(axis=0)
-    pn = p / np.sqrt(np.outer(p_v, p_l))
-    return p, p_v, p_l, pn
-
-
 def dense_mmcl(p, p_v, p_l, f_v, f_l):
     """``-2 sum_ij P_ij <f_V(i), f_L(j)> + sum_ij p_V(i) p_L(j) <f_V(i), f_L(j)>^2`` as explicit double sums."""
     scores = np.einsum("ik,jk->ij", f_v, f_l)
     return -2.0 * np.sum(p * scores) + np.sum(np.outer(p_v, p_l) * scores**2)
-
-
-def rel(a, b):
-    return abs(float(a) - float(b)) / max(1.0, abs(float(b)))
 
 
 def graph_and_encoders(arrays, k, seed, scale=1.0):

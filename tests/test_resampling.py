@@ -1,5 +1,5 @@
-"""The CLIP-guided resampling simulator (amf.resampling, THEORY.md section 5): each edit does exactly what it
-says on hand-built graphs, the baseline trains to the SSCL optimum, AddNewPositive opens the gap of a poorly
+"""The CLIP-guided resampling edits (`amf.edits`) and their simulator (`amf.experiments.clip_resampling`),
+docs/theory.md section 5: each edit does exactly what it says on hand-built graphs, the baseline trains to the SSCL optimum, AddNewPositive opens the gap of a poorly
 connected augmentation graph and DropFalsePositive removes the cross-class positives."""
 
 import json
@@ -9,7 +9,8 @@ import pytest
 import scipy.sparse as sp
 
 import synthetic
-from amf import resampling as rs
+from amf import edits
+from amf.experiments import clip_resampling as sim_rs
 from amf.errors import InputError
 from amf.graph import CoOccurrence
 from amf.text_induced import text_induced_graph
@@ -46,25 +47,25 @@ def test_removed_share_exact_fractions_and_ties():
     keys = np.array([3.0, 1.0, 2.0, 2.0, 5.0])
     masses = np.array([0.1, 0.2, 0.3, 0.1, 0.3])
     # lowest keys first: 1.0 (0.2) goes whole, then the tied level 2.0 (0.4) shares the remaining 0.1
-    share = rs._removed_share(keys, masses, 0.3)
+    share = edits._removed_share(keys, masses, 0.3)
     np.testing.assert_allclose(share, [0.0, 1.0, 0.25, 0.25, 0.0], atol=1e-15)
     assert np.sum(share * masses) == pytest.approx(0.3 * masses.sum(), abs=1e-15)
-    two = rs._removed_share(np.stack([keys, -keys]), np.stack([masses, masses]), 0.3)
+    two = edits._removed_share(np.stack([keys, -keys]), np.stack([masses, masses]), 0.3)
     np.testing.assert_allclose(two[0], share, atol=1e-15)
     np.testing.assert_allclose(two[1], [0.0, 0.0, 0.0, 0.0, 1.0], atol=1e-15)  # the top key holds exactly 0.3
-    np.testing.assert_array_equal(rs._removed_share(keys, masses, 0.0), 0.0)
+    np.testing.assert_array_equal(edits._removed_share(keys, masses, 0.0), 0.0)
 
 
 def test_add_new_positive_exact_edges(two_sources):
     a, sim = two_sources
     w = np.full(4, 0.25)
-    edit = rs.add_new_positive(a, sim, weight=0.5)
+    edit = edits.add_new_positive(a, sim, weight=0.5)
     # nearest other view: 0 -> 1, 1 -> 0, 2 -> 3, 3 -> 2 (already positives); with groups: 0 -> 2, 1 -> 3,
     # 2 -> 0, 3 -> 1
     m = np.zeros((4, 4))
     m[[0, 1, 2, 3], [1, 0, 3, 2]] = w
     np.testing.assert_allclose(edit.positives.toarray(), 0.5 * a.toarray() + 0.25 * (m + m.T), atol=1e-15)
-    grouped = rs.add_new_positive(a, sim, weight=0.5, groups=[0, 0, 1, 1])
+    grouped = edits.add_new_positive(a, sim, weight=0.5, groups=[0, 0, 1, 1])
     m = np.zeros((4, 4))
     m[[0, 1, 2, 3], [2, 3, 0, 1]] = w
     expected = 0.5 * a.toarray() + 0.25 * (m + m.T)
@@ -78,7 +79,7 @@ def test_add_new_positive_exact_edges(two_sources):
 def test_add_new_positive_splits_ties(two_sources):
     a, _ = two_sources
     sim = np.ones((4, 4))  # every other view ties: the extra positive is spread equally
-    edit = rs.add_new_positive(a, sim, weight=0.3, groups=[0, 0, 1, 1])
+    edit = edits.add_new_positive(a, sim, weight=0.3, groups=[0, 0, 1, 1])
     m = np.kron(1.0 - np.eye(2), np.ones((2, 2))) * 0.25 / 2
     np.testing.assert_allclose(edit.positives.toarray(), 0.7 * a.toarray() + 0.15 * (m + m.T), atol=1e-15)
 
@@ -88,7 +89,7 @@ def test_drop_false_positive_exact(two_sources):
     a = sp.csr_array(0.5 * a.toarray() + 0.5 * np.full((4, 4), 1 / 16))  # every pair is a positive
     dense = a.toarray()
     # unordered pairs by similarity: {1,2} 0.1, {0,3} 0.2, {1,3} 0.3 ... off-diagonal pair mass 2 A = 1/16
-    edit = rs.drop_false_positive(a, sim, fraction=1.5 / 16)  # {1,2} goes whole, half of {0,3}
+    edit = edits.drop_false_positive(a, sim, fraction=1.5 / 16)  # {1,2} goes whole, half of {0,3}
     kept = dense.copy()
     kept[1, 2] = kept[2, 1] = 0.0
     kept[0, 3] = kept[3, 0] = dense[0, 3] / 2
@@ -109,7 +110,7 @@ def test_drop_negatives_rows(method):
     source_sim = rng.random((n // 2, n // 2))
     sim = (source_sim + source_sim.T)[np.ix_(groups, groups)]
     fraction = 0.1
-    edit = getattr(rs, method)(a, sim, fraction=fraction, groups=groups)
+    edit = getattr(edits, method)(a, sim, fraction=fraction, groups=groups)
     assert not edit.sscl and edit.positives is not None
     np.testing.assert_allclose(edit.positives.toarray(), a.toarray(), atol=0)  # A unchanged
     w = edit.degrees
@@ -133,60 +134,60 @@ def test_drop_negatives_rows(method):
 def test_add_new_positive_opens_the_gap_of_a_poorly_connected_graph():
     r, n, v = 2, 5, 2
     a, labels, groups = augmentation_graph(0.0, 0.0, r=r, n=n, v=v)  # every source its own component
-    assert 1.0 - rs.spectrum(a)[r] == pytest.approx(0.0, abs=1e-12)
+    assert 1.0 - edits.spectrum(a)[r] == pytest.approx(0.0, abs=1e-12)
     # a CLIP that orders each class's sources on a line and puts other classes far away: the nearest other
     # source is a neighbour on the line, so the new positives chain each class together
     src = np.arange(r * n)
     source_sim = -np.abs(src[:, None] - src[None, :]) - 100.0 * (src[:, None] // n != src[None, :] // n)
     sim = source_sim[np.ix_(groups, groups)].astype(float)
-    edit = rs.add_new_positive(a, sim, weight=0.5, groups=groups)
-    assert 1.0 - rs.spectrum(edit.positives)[r] > 0.01
-    assert rs.positive_phi(edit.positives, labels) == 0.0  # consistent CLIP: no cross-class positive added
+    edit = edits.add_new_positive(a, sim, weight=0.5, groups=groups)
+    assert 1.0 - edits.spectrum(edit.positives)[r] > 0.01
+    assert edits.positive_phi(edit.positives, labels) == 0.0  # consistent CLIP: no cross-class positive added
 
 
 def test_drop_false_positive_lowers_phi():
     a, labels, groups = augmentation_graph(0.2, 0.3, r=3, n=3)
-    phi = rs.positive_phi(a, labels)
+    phi = edits.positive_phi(a, labels)
     assert phi > 0.05
     sim = (labels[:, None] == labels[None, :]).astype(float)  # lowest similarity = the cross-class pairs
-    half = rs.drop_false_positive(a, sim, fraction=phi / 2)
-    assert rs.positive_phi(half.positives, labels) == pytest.approx((phi / 2) / (1 - phi / 2), rel=1e-10)
-    whole = rs.drop_false_positive(a, sim, fraction=phi)
-    assert rs.positive_phi(whole.positives, labels) == pytest.approx(0.0, abs=1e-12)
+    half = edits.drop_false_positive(a, sim, fraction=phi / 2)
+    assert edits.positive_phi(half.positives, labels) == pytest.approx((phi / 2) / (1 - phi / 2), rel=1e-10)
+    whole = edits.drop_false_positive(a, sim, fraction=phi)
+    assert edits.positive_phi(whole.positives, labels) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_validation(two_sources):
     a, sim = two_sources
     with pytest.raises(InputError, match="fraction"):
-        rs.drop_false_positive(a, sim, fraction=1.0)
+        edits.drop_false_positive(a, sim, fraction=1.0)
     with pytest.raises(InputError, match="weight"):
-        rs.add_new_positive(a, sim, weight=0.0)
+        edits.add_new_positive(a, sim, weight=0.0)
     with pytest.raises(InputError, match="similarity"):
-        rs.drop_easy_negative(a, sim[:3, :3])
+        edits.drop_easy_negative(a, sim[:3, :3])
     with pytest.raises(InputError, match="symmetric"):
-        rs.baseline(sp.csr_array(np.triu(a.toarray()) / np.triu(a.toarray()).sum()))
+        edits.baseline(sp.csr_array(np.triu(a.toarray()) / np.triu(a.toarray()).sum()))
     with pytest.raises(InputError, match="no candidate"):
-        rs.add_new_positive(a, sim, groups=[0, 0, 0, 0])
+        edits.add_new_positive(a, sim, groups=[0, 0, 0, 0])
     with pytest.raises(InputError, match="unknown method"):
-        rs.edit("nope", a, sim)
+        edits.edit("nope", a, sim)
 
 
 def test_simulator_and_baseline_reaches_sscl_optimum():
-    sim = rs.simulator(n_classes=2, images_per_class=6, views_per_image=2, strength=0.2, confusion=0.1,
+    sim = sim_rs.simulator(n_classes=2, images_per_class=6, views_per_image=2, strength=0.2, confusion=0.1,
                        clip_edges_per_image=6, seed=0)
     assert sim.similarity.shape == (24, 24)
     np.testing.assert_array_equal(sim.similarity, sim.similarity.T)
     assert np.all(sim.similarity[sim.sources[:, None] == sim.sources[None, :]] == sim.similarity[0, 0])
     k = 2
-    objective = rs.baseline(sim.positives)
-    row = rs.evaluate(sim, objective, k)
-    _, loss_min = rs.exact_optimum(sim.positives, k)
+    objective = edits.baseline(sim.positives)
+    row = sim_rs.evaluate(sim, objective, k)
+    _, loss_min = edits.exact_optimum(sim.positives, k)
     assert row["converged"] and row["loss_min"] == pytest.approx(loss_min, rel=1e-12)
     assert row["loss"] == pytest.approx(loss_min, rel=1e-6)
     assert row["probe_error"] == row["probe_error_exact"]
     assert row["negatives_same_class"] == pytest.approx(
         sum(sim.p[sim.labels == c].sum() ** 2 for c in range(2)), rel=1e-12)
-    negative = rs.evaluate(sim, rs.drop_easy_negative(sim.positives, sim.similarity, groups=sim.sources), k,
+    negative = sim_rs.evaluate(sim, edits.drop_easy_negative(sim.positives, sim.similarity, groups=sim.sources), k,
                            restarts=2)
     assert negative["bound"] is None and negative["probe_error_exact"] is None
     assert len(negative["restart_losses"]) == 2 and negative["loss"] == min(negative["restart_losses"])
@@ -197,7 +198,7 @@ def test_summarize_pairs_by_seed():
     rows = [{"method": m, "k": 2, "seed": s, "probe_error": e, "phi": 0.1, "gap": 0.2, "converged": True}
             for m, s, e in [("baseline", 0, 0.3), ("baseline", 1, 0.1), ("add_new_positive", 0, 0.2),
                             ("add_new_positive", 1, 0.2)]]
-    summary = {s["method"]: s for s in rs.summarize(rows)}
+    summary = {s["method"]: s for s in sim_rs.summarize(rows)}
     assert summary["add_new_positive"]["delta_mean"] == pytest.approx(0.0)
     assert (summary["add_new_positive"]["better_than_baseline"], summary["add_new_positive"]["worse_than_baseline"]) \
         == (1, 1)
@@ -207,8 +208,8 @@ def test_figure_plots(tmp_path):
     from figures import resampling as figure
 
     rows = [{"method": m, "k": 2, "seed": s, "probe_error": 0.1 * i + 0.01 * s, "phi": 0.1, "gap": 0.2,
-             "converged": True} for i, m in enumerate(rs.METHODS) for s in range(2)]
-    result = {"summary": rs.summarize(rows), "rows": rows, "k": [2], "n_views": 24, "seeds": [0, 1],
+             "converged": True} for i, m in enumerate(edits.METHODS) for s in range(2)]
+    result = {"summary": sim_rs.summarize(rows), "rows": rows, "k": [2], "n_views": 24, "seeds": [0, 1],
               "sensitivity": [{"method": "drop_false_positive", "parameter": p, "k": 2, "seed": 0, "probe_error": p}
                               for p in (0.05, 0.1)]}
     figure.plot(result, tmp_path / "resampling.png")

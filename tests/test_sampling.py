@@ -11,7 +11,8 @@ import amf
 from amf._random import named_key
 from amf.errors import InputError
 from amf.losses import sample_pairs
-from amf.sampling import EdgeSampler, empirical_counts, empirical_graph, population_probe_error, probe_error_curve
+from amf.experiments.empirical import empirical_counts, empirical_graph, population_probe_error, probe_error_curve
+from amf.solvers.sampler import EdgeSampler
 
 jax.config.update("jax_enable_x64", True)
 

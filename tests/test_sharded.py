@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from amf._linalg import projector_distance
-from amf.krylov import topk_svd
+from amf.solvers.krylov import topk_svd
 from tests import sharded_worker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
 """Acceptance: `amf verify` matches an independent dense float64 computation of every report value, and every
-check passes on every graph the strategy can draw; the theory itself (THEORY.md T1–T4, §4 closed forms) holds in
+check passes on every graph the strategy can draw; the theory itself (docs/theory.md T1–T4, §4 closed forms) holds in
 the test's own numpy; and every check can fail when the solution or the graph is wrong.
 
 Reference values are computed here from the raw edge arrays only: ``W`` (duplicates added), ``P = W / W.sum()``,
@@ -19,7 +19,6 @@ import scipy.sparse as sp
 from hypothesis import assume, event, given, note
 from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
-from scipy.sparse import csgraph
 
 import synthetic
 from amf import CoOccurrence, mmcl_loss, sscl_loss
@@ -27,6 +26,7 @@ from amf.report import build_report, verify
 from amf.solve import solve
 from amf.text_induced import pairs_joint, text_induced_graph
 from amf.text_induced import text_induced_matmat as _matmat
+from tests.helpers import ZERO_S, Dense, close, dense_mmcl
 from tests.strategies import graph_arrays
 
 ALL_CHECKS = {
@@ -53,99 +53,6 @@ ALL_CHECKS = {
 }
 """Every check a dense float64 report must list, as run or skipped."""
 
-ZERO_S = 1e-10
-"""Singular values at or below this are round-off of an exact zero (structurally rank-deficient ``Pn``)."""
-
-
-# ---- the independent dense reference ---------------------------------------------------------------------
-
-
-class Dense:
-    """Every quantity of a graph, in float64 numpy, from the raw edge arrays."""
-
-    def __init__(self, rows, cols, weights, shape, image_labels=None, text_labels=None):
-        w = np.zeros(shape)
-        np.add.at(w, (np.asarray(rows), np.asarray(cols)), np.asarray(weights, dtype=np.float64))
-        self.w = w
-        self.shape = tuple(shape)
-        self.p = w / w.sum()
-        self.p_v, self.p_l = self.p.sum(axis=1), self.p.sum(axis=0)
-        self.pn = self.p / np.sqrt(np.outer(self.p_v, self.p_l))
-        self.u, self.s, self.vt = np.linalg.svd(self.pn, full_matrices=False)
-        self.a_v = self.p @ np.diag(1.0 / self.p_l) @ self.p.T
-        self.abar = self.a_v / np.sqrt(np.outer(self.p_v, self.p_v))
-        self.abar_values = np.linalg.eigvalsh(self.abar)[::-1]
-        n_v, n_l = shape
-        adjacency = np.block([[np.zeros((n_v, n_v)), w], [w.T, np.zeros((n_l, n_l))]])
-        self.n_components = int(csgraph.connected_components(sp.csr_array(adjacency), directed=False)[0])
-        self.y_v = None if image_labels is None else np.asarray(image_labels)
-        self.y_l = None if text_labels is None else np.asarray(text_labels)
-
-    def singular_values(self, k):
-        """Top ``k + 1``, padded with zeros past ``min(N_V, N_L)``."""
-        return np.pad(self.s, (0, k + 1))[: k + 1]
-
-    @property
-    def alpha(self):
-        if self.y_v is None or self.y_l is None:
-            return None
-        disagree = (self.y_l[None, :] >= 0) & (self.y_v[:, None] != self.y_l[None, :])
-        return float(self.p[disagree].sum())
-
-    @property
-    def phi(self):
-        if self.y_v is None:
-            return None
-        return float(self.a_v[self.y_v[:, None] != self.y_v[None, :]].sum())
-
-    @property
-    def all_texts_labeled(self):
-        return self.y_l is not None and bool(np.all(self.y_l >= 0))
-
-    def gap_defined(self, k):
-        """``s_{k+1} < 1`` exactly: the multiplicity of ``s = 1`` (= components, T2c) is at most ``k``."""
-        return self.n_components <= k
-
-    def bounds(self, k):
-        s_next = self.singular_values(k)[k]
-        gap = 1.0 - s_next**2
-        phi, alpha = self.phi, self.alpha
-        defined = self.gap_defined(k)
-        return {
-            "rigorous_phi": 2 * phi / gap if defined and phi is not None else None,
-            "rigorous_alpha": 4 * alpha / gap if defined and alpha is not None and self.all_texts_labeled else None,
-            "paper_form": 4 * alpha / gap + 8 * alpha if defined and alpha is not None and self.all_texts_labeled else None,
-        }
-
-    def probe_error(self, f_images):
-        """``E_LS`` of the ``p_V``-weighted least-squares probe on ``f_images``, as an interval ``(low, high)``.
-
-        Solved by `np.linalg.lstsq` on ``sqrt(p_V)``-weighted rows, after dropping round-off directions (an
-        exact-zero singular value gives an exact-zero column of ``F_V``; computed, it is ``~sqrt(eps)``).
-        ``low`` counts sure errors; ``high`` adds points whose true class ties (within 1e-9) with another at the
-        maximum, where the arg-max is decided by round-off.
-        """
-        root = np.sqrt(self.p_v)
-        x = root[:, None] * np.asarray(f_images, dtype=np.float64)
-        q, sv, _ = np.linalg.svd(x, full_matrices=False)
-        q = q[:, sv > np.sqrt(ZERO_S) * max(sv[0], 1e-300)]
-        n_classes = int(self.y_v.max()) + 1
-        targets = root[:, None] * np.eye(n_classes)[self.y_v]
-        coefficients, *_ = np.linalg.lstsq(q, targets, rcond=None)
-        scores = (q @ coefficients) / root[:, None]  # = f_V(i)^T B* row by row
-        top = scores.max(axis=1, keepdims=True)
-        near_top = scores >= top - 1e-9 * max(1.0, np.abs(scores).max())
-        own = near_top[np.arange(len(self.y_v)), self.y_v]
-        sure_wrong = ~own
-        tied = own & (near_top.sum(axis=1) > 1)
-        return float(self.p_v[sure_wrong].sum()), float(self.p_v[sure_wrong | tied].sum()), int(tied.sum())
-
-    def top_basis(self, k):
-        """``U_k`` without round-off directions (``s_i <= ZERO_S``)."""
-        keep = self.s[:k] > ZERO_S
-        return self.u[:, :k][:, keep]
-
-
 def record(message: str, *, as_event: bool = False) -> None:
     """`hypothesis.note` / `event` inside a property test; nothing in an ordinary test."""
     try:
@@ -160,15 +67,6 @@ def from_arrays(arrays):
         CoOccurrence.from_arrays(rows, cols, weights, shape, image_labels, text_labels),
         Dense(rows, cols, weights, shape, image_labels, text_labels),
     )
-
-
-def dense_mmcl(d: Dense, f_v, f_l):
-    scores = f_v @ f_l.T
-    return -2.0 * np.sum(d.p * scores) + np.sum(np.outer(d.p_v, d.p_l) * scores**2)
-
-
-def close(a, b, tol):
-    return abs(a - b) <= tol * max(1.0, abs(b))
 
 
 # ---- the acceptance property ------------------------------------------------------------------------------
@@ -508,7 +406,7 @@ def test_block_model_closed_form(r, n, m, a, b):
     graph = CoOccurrence.from_edges(e)
     d = Dense(e.rows, e.cols, e.weights, e.shape, e.image_labels, e.text_labels)
     denom = a + (r - 1) * b
-    s_exact = np.zeros(min(r * n, r * m))  # THEORY.md §4, written out here
+    s_exact = np.zeros(min(r * n, r * m))  # docs/theory.md §4, written out here
     s_exact[0], s_exact[1:r] = 1.0, abs(a - b) / denom
     alpha = (r - 1) * b / denom
     phi = 1 - (1 - alpha) ** 2 - alpha**2 / (r - 1)

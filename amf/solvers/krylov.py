@@ -1,7 +1,7 @@
 """Matrix-free top-k SVD: block Lanczos with thick restart on the normal operator, certified by residuals.
 
 ``topk_svd(A, k)`` returns the ``k`` largest singular triplets of an ``m x n`` operator ``A`` that is only
-available through products ``A X`` and ``A^T Y`` (`amf.operator`), stopping when every triplet's relative
+available through products ``A X`` and ``A^T Y`` (`amf.operators`), stopping when every triplet's relative
 residual ``||A v_i - s_i u_i|| / s_1`` and ``||A^T u_i - s_i v_i|| / s_1`` is below ``tol``.
 
 Algorithm
@@ -18,7 +18,7 @@ that recovers the other factor:
 3. Stop when ``||R E^T y_i|| <= tol s_1 s_i / 2`` for ``i <= k`` (the right residual of the triplet after
    step 5, with a safety factor 2); else restart: keep the top ``keep`` Ritz vectors and the residual block
    ``V_{s+1}`` (the relation stays exact), and run the next cycle.
-4. Orthogonalization (MEASUREMENTS.md: LAPACK's tall QR is the slow path on a CPU). Every step reads the
+4. Orthogonalization (docs/performance.md: LAPACK's tall QR is the slow path on a CPU). Every step reads the
    basis once for ``h = V^T W``. While the basis stays *semi-orthogonal* the step orthogonalizes ``W`` only
    against its Lanczos neighbours ``V_{j-1}, V_j`` (what the three-term recurrence needs in exact arithmetic)
    and the 8 leading Ritz vectors (selective orthogonalization: Lanczos vectors regain components along
@@ -50,7 +50,7 @@ PROPACK 435). Randomized block Krylov (Musco–Musco) needs blocks of ``k + p`` 
 Thick restart bounds the memory to ``N (p + b)`` numbers. The price of the normal operator is the squared
 spectrum: triplets with ``s_i / s_1 < ~sqrt(eps / tol)`` may not reach ``tol`` (irrelevant at the top of ``Pn``).
 
-Implementation. Sparse products go through `amf.operator.SparseOperator`, whose layout follows the backend
+Implementation. Sparse products go through `amf.operators.SparseOperator`, whose layout follows the backend
 (scipy's CSR kernel in threads on a CPU, a jagged XLA layout elsewhere). One jitted ``lax.while_loop`` over
 cycles; inside a cycle one ``lax.fori_loop`` over the block steps, each reading the whole ``(p + b) x N`` basis
 buffer (rows past the current block are kept zero): a prefix slice would be copied by XLA (+1.3 GB at
@@ -87,8 +87,10 @@ import numpy as np
 from jax import lax
 
 from amf._linalg import matmul
-from amf.operator import DenseOperator, Operator, SparseOperator, as_operator
-from amf.solution import SVDResult, certify_svd
+from amf._validate import integer
+from amf.operators import DenseOperator, Operator, SparseOperator, as_operator
+from amf.solution import SVDResult
+from amf.solvers.certify import certify_svd
 
 __all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan"]
 
@@ -127,7 +129,7 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: st
     """The `KrylovPlan` `topk_svd` uses for an ``m x n`` operator (defaults in the module docstring).
 
     ``side``: where the basis lives; default the smaller side (``"right"`` when ``n <= m``). A row-sharded
-    operator asks for ``"left"`` (`amf.sharded.ShardedOperator.basis_side`) so the basis is sharded too.
+    operator asks for ``"left"`` (`amf.operators.sharded.ShardedOperator.basis_side`) so the basis is sharded too.
     """
     m, n = shape
     side = side or ("right" if n <= m else "left")
@@ -139,15 +141,6 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: st
 
 
 # ---- validation ------------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value, low: int, high: int | None = None, high_text: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"{low} <= {name}" + (f" <= {high_text or high}" if high is not None else "")
-        raise ValueError(f"{name} must satisfy {bound}, got {value}")
-    return int(value)
 
 
 def _check_dtype(dtype):
@@ -439,7 +432,7 @@ def _solve(dynamic_op, key, tol, max_iterations, *, static_op, plan_: KrylovPlan
     dtype = jnp.dtype(dtype_name)
     rows, theta, resid, cycles, converged = _lanczos(op, key, tol, max_iterations, plan_, dtype)
     u, s, vt = _finish(op, rows, plan_.side)
-    return u, s, vt, cycles
+    return u, s, vt, cycles, converged
 
 
 @functools.partial(jax.jit, static_argnames=("static_op", "k", "dtype_name"))
@@ -522,7 +515,7 @@ def topk_svd(
     Parameters
     ----------
     matrix
-        A dense numpy/JAX array, a scipy sparse matrix, or any `amf.operator.Operator` (e.g.
+        A dense numpy/JAX array, a scipy sparse matrix, or any `amf.operators.Operator` (e.g.
         ``FunctionOperator(matmat, rmatmat, shape, dtype)`` for a pair of jit-traceable functions).
     k
         Number of triplets, ``1 <= k < min(m, n)``.
@@ -536,7 +529,8 @@ def topk_svd(
         more equal values end before the ``k``-th, the solve is rerun with twice the block (counted in
         ``iterations`` and ``matvecs``).
     max_iterations
-        Maximum restart cycles (``>= 1``, default 1000); ``certificate.converged`` is False if it ran out.
+        Maximum restart cycles (``>= 1``, default 1000); if they run out, ``certificate.converged`` is False
+        unless the recomputed residuals pass anyway, and ``certificate.reason`` is ``Reason.ITERATION_LIMIT``.
     key
         PRNG key for the starting block (default ``jax.random.key(0)``).
     dtype
@@ -555,7 +549,7 @@ def topk_svd(
     m, n = (int(x) for x in op.shape)
     if min(m, n) < 2:
         raise ValueError(f"matrix must have at least 2 rows and 2 columns, got shape {(m, n)}")
-    k = _check_int("k", k, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
+    k = integer("k", k, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
     if tol is None:
         tol = default_tolerance(dtype)
     elif isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) or not (
@@ -564,33 +558,36 @@ def topk_svd(
         raise ValueError(f"tol must be a number with 0 < tol < 1, got {tol!r}")
     tol = float(tol)
     if block_size is not None:
-        block_size = _check_int("block_size", block_size, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
-    max_iterations = 1000 if max_iterations is None else _check_int("max_iterations", max_iterations, 1)
+        block_size = integer("block_size", block_size, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
+    max_iterations = 1000 if max_iterations is None else integer("max_iterations", max_iterations, 1)
     if key is None:
         key = jax.random.key(0)
     elif not (isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
                                               or (key.dtype == jnp.uint32 and key.shape == (2,)))):
         raise ValueError(f"key must be a JAX PRNG key (jax.random.key(seed)), got {type(key).__name__}")
     if n_rows is not None:
-        n_rows = _check_int("n_rows", n_rows, 1, m)
+        n_rows = integer("n_rows", n_rows, 1, m)
 
     dynamic_op, static_op = _split(op)
     iterations = matvecs = 0
+    finished = True  # the Lanczos stopping rule held (False: max_iterations ran out)
     while True:
         plan_ = plan((m, n), k, block_size, side=getattr(op, "basis_side", None))
         if plan_.dense:
             u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
             matvecs += min(m, n)
             break
-        u, s, vt, cycles = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op, plan_=plan_,
-                                  dtype_name=dtype.name)
+        u, s, vt, cycles, converged = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op,
+                                             plan_=plan_, dtype_name=dtype.name)
+        finished = bool(converged)
         iterations += int(cycles)
         matvecs += int(cycles) * 2 * plan_.steps * plan_.block + k  # the cycles and the final Rayleigh–Ritz
         if not _saturated(np.asarray(s), plan_.block, tol):
             break
         block_size = 2 * plan_.block  # a repeated value filled the block: more copies may exist
     checked = op if static_op is None else _StaticOperator(op)
-    result = certify_svd(checked, u, s, vt, tolerance=tol, iterations=iterations, matvecs=matvecs)
+    result = certify_svd(checked, u, s, vt, tolerance=tol, iterations=iterations, matvecs=matvecs,
+                         finished=finished)
     if n_rows is not None and n_rows < m:
         result = SVDResult(result.u[:n_rows], result.s, result.vt, result.certificate)
     return result

@@ -17,13 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-from amf._host_sparse import HostCSR, chain_matmat, host_csr
+from amf.operators.host_csr import HostCSR, chain_matmat, host_csr
 from amf._linalg import matmul
-from amf._sparse import JaggedRows, jagged_rows
+from amf.operators.jagged import JaggedRows, jagged_rows
 
 KERNELS = ("host", "jagged")
-"""Sparse product kernels: ``"host"`` (scipy CSR in threads via a callback, `amf._host_sparse`; CPU only) and
-``"jagged"`` (pure JAX, `amf._sparse`; any backend)."""
+"""Sparse product kernels: ``"host"`` (scipy CSR in threads via a callback, `amf.operators.host_csr`; CPU only) and
+``"jagged"`` (pure JAX, `amf.operators.jagged`; any backend)."""
 
 
 @runtime_checkable
@@ -72,8 +72,8 @@ class SparseOperator:
 
     ``matmat`` reads ``forward`` (the rows of ``A``), ``rmatmat`` reads ``backward`` (the rows of ``A^T``);
     memory: twice the CSR size. Two layouts behind this one interface (`sparse_operator` picks by backend):
-    on a CPU, `amf._host_sparse.HostCSR` (scipy's CSR matvec in threads, called from jitted code; the fastest
-    CPU product measured, table in `benchmarks/bench_spectral.py`); elsewhere `amf._sparse.JaggedRows`, a
+    on a CPU, `amf.operators.host_csr.HostCSR` (scipy's CSR matvec in threads, called from jitted code; the fastest
+    CPU product measured, table in `benchmarks/bench_spectral.py`); elsewhere `amf.operators.jagged.JaggedRows`, a
     split-row jagged-diagonal layout whose products are fused XLA gathers with no scatter (GPU, TPU).
     """
 
@@ -97,7 +97,7 @@ class SparseOperator:
 
     def normal_matmat(self, x: jax.Array, side: str) -> jax.Array:
         """``A^T A X`` (``side="right"``, ``X (n, b)``) or ``A A^T X`` (``side="left"``, ``X (m, b)``); on the host
-        layout in one callback per column group (`amf._host_sparse.chain_matmat`)."""
+        layout in one callback per column group (`amf.operators.host_csr.chain_matmat`)."""
         first, second = (self.forward, self.backward) if side == "right" else (self.backward, self.forward)
         if isinstance(first, HostCSR):
             return chain_matmat((first, second), x)

@@ -16,7 +16,7 @@ and scatter into the output one update at a time. This module stores each orient
 
 The slab lengths are static (part of the compile key: a new sparsity pattern compiles again, new values
 with the same pattern do not). Storage is the CSR size (int32 column + value per entry) plus ``O(m)``
-indices per orientation; `amf.operator.SparseOperator` keeps one layout for ``A`` and one for ``A^T``, so
+indices per orientation; `amf.operators.SparseOperator` keeps one layout for ``A`` and one for ``A^T``, so
 both products are gathers (twice the CSR size in all). The same code runs on a GPU.
 
 Measured (``python benchmarks/bench_spectral.py --kernels --sizes 3e5 --edges-per-node 12``): ``Pn`` of
@@ -35,7 +35,7 @@ of BCOO and ``segment_sum`` for 8-32 columns and 1.2-1.6x behind scipy; at ``10^
 entries all of them cost 40-90 ms per column (a block of ``b`` columns no longer fits the 32 MB L3 cache, one
 column does). XLA's CPU gather is the limit (~2-4 ns per gathered number, scalar code); the layout removes the
 scatter and the ``(nnz, b)`` temporary, not the gather. On a GPU the same code is a plain gather + reduction;
-on a CPU `amf.operator.sparse_operator` uses scipy's kernel in threads instead (`amf._host_sparse`).
+on a CPU `amf.operators.sparse_operator` uses scipy's kernel in threads instead (`amf.operators.host_csr`).
 """
 
 from __future__ import annotations

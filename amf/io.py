@@ -1,9 +1,10 @@
-"""Atomic file output: write to a temporary file beside the target, then rename over it."""
+"""Output files: atomic writes (a temporary file beside the target, then a rename), ``.npz`` and strict JSON."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -55,3 +56,21 @@ def write_npz(path: str | os.PathLike, **arrays) -> None:
             for name, value in arrays.items():
                 with archive.open(name + ".npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+
+
+def json_safe(obj):
+    """``obj`` as strict JSON data: numpy scalars and arrays as Python numbers and lists, non-finite floats as
+    None, tuples as lists, dict keys as strings."""
+    if isinstance(obj, dict):
+        return {str(key): json_safe(value) for key, value in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(value) for value in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj

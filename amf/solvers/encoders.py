@@ -3,7 +3,7 @@
 An encoder maps node indices to embeddings ``f(i)`` (``k`` numbers per node). Two kinds, each an explicit
 ``init / apply`` pair of pure functions on plain arrays (no framework):
 
-- **Table** (THEORY.md section 1: "encoders are tables"): ``f(i) = r_i * theta_i``. ``theta`` (``N x k``) is the
+- **Table** (docs/theory.md section 1: "encoders are tables"): ``f(i) = r_i * theta_i``. ``theta`` (``N x k``) is the
   trained parameter and ``r`` (``N,``) a fixed per-node scale, the *coordinates* the optimizer works in.
   ``r = 1`` is the plain table. ``r_i = max(p_i, p_floor)^{-1/2}`` are the natural coordinates: with
   ``p_floor = 0``, ``theta = D^{1/2} f = F`` is the scaled factor of T1, where the loss is

@@ -1,8 +1,8 @@
-"""Exact truncated SVD of a dense matrix (THEORY.md T2a): the Eckart–Young minimizer for small graphs.
+"""Exact truncated SVD of a dense matrix (docs/theory.md T2a): the Eckart–Young minimizer for small graphs.
 
 One jitted LAPACK SVD (``jnp.linalg.svd``) of the dense ``m x n`` matrix, truncated to the top ``r`` triplets
 and certified by the residuals ``||A v_i - s_i u_i||``, ``||A^T u_i - s_i v_i||``. For graphs up to a few
-thousand nodes a side; larger graphs need the matrix-free solver (`amf.krylov`).
+thousand nodes a side; larger graphs need the matrix-free solver (`amf.solvers.krylov`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from amf.operator import DenseOperator
-from amf.solution import SVDResult, certify_svd
+from amf.operators import DenseOperator
+from amf.solution import SVDResult
+from amf.solvers.certify import certify_svd
 
 
 @functools.partial(jax.jit, static_argnames="rank")

@@ -1,18 +1,18 @@
 """Sparse products on the CPU through scipy's CSR kernel, run in threads and called from jitted code.
 
-On a CPU, XLA's gather is the bottleneck of every pure-JAX sparse product (`amf._sparse`): at ``10^6`` rows and
+On a CPU, XLA's gather is the bottleneck of every pure-JAX sparse product (`amf.operators.jagged`): at ``10^6`` rows and
 ``10^7`` entries it costs 1.5-3x scipy's single-threaded CSR matvec per column. `HostCSR` keeps the matrix on
 the host as scipy CSR (int32 indices when they fit) split into row bands of equal nonzero counts, and computes
 ``A X`` inside jitted code with `jax.pure_callback`: each band is one thread (scipy's kernel releases the GIL)
 and each column of ``X`` is one matvec, because a single column of the right-hand side (``8 n`` bytes) stays
 in the last-level cache while a block of columns does not (scipy's multi-vector kernel is slower per column
-than its matvec at this size, MEASUREMENTS.md).
+than its matvec at this size, docs/performance.md).
 
 Measured (``python benchmarks/bench_spectral.py --kernels --sizes 1e6``: ``Pn`` of the planted graph, ``10^6``
 nodes a side, ``9.8 x 10^6`` entries, float64, 2-core AMD EPYC whose timings drift by up to 2x between runs;
 min of 5, ms for ``A X`` / ``A^T X``):
 
-| columns | scipy CSR, one thread | jax BCOO | gather + segment_sum | jagged (`amf._sparse`) | this module |
+| columns | scipy CSR, one thread | jax BCOO | gather + segment_sum | jagged (`amf.operators.jagged`) | this module |
 | ---: | ---: | ---: | ---: | ---: | ---: |
 | 1 | 38.7 / 36.4 | 72.2 / 46.3 | 62.2 / 46.7 | 27.9 / 32.5 | 15.8 / 13.8 |
 | 8 | 270 / 268 | 349 / 380 | 392 / 340 | 276 / 265 | 207 / 204 |

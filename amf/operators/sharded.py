@@ -9,7 +9,7 @@ replicated. Then
 - ``rmatmat(Y) = Pn^T Y``: every device forms ``Pn_d^T Y_d`` and one ``psum`` adds them up.
 
 Everything else a solver does (Gram matrices, small ``k x k`` factorizations) is ordinary ``jnp`` code under
-``jit``; XLA inserts the reductions for the sharded image-side blocks. `amf.krylov.topk_svd` keeps its Krylov
+``jit``; XLA inserts the reductions for the sharded image-side blocks. `amf.solvers.krylov.topk_svd` keeps its Krylov
 basis on the image side (`ShardedOperator.basis_side`, `ShardedOperator.shard_basis`), so each device holds
 ``1 / D`` of it and its Gram–Schmidt GEMMs run on local columns with ``b x b`` reductions.
 
@@ -25,7 +25,6 @@ import dataclasses
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 from jax.sharding import Mesh, NamedSharding
