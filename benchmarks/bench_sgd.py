@@ -14,12 +14,12 @@ Measured, per dtype:
 - ``steps_per_s``: throughput of the solver's jitted ``lax.scan`` chunk (sampling + Gram-form estimator +
   gradient + sparse row update), after compilation, no evaluation in between;
 - ``jax_step_ms`` / ``numpy_step_ms``: one SGD step on the *same batch* (indices drawn once), by the solver's
-  step (`amf.gradient.sparse_sgd_update`, ``--repeats`` steps inside one jitted ``lax.scan``, as the solver runs
+  step (`amf.solvers.training.sparse_sgd_update`, ``--repeats`` steps inside one jitted ``lax.scan``, as the solver runs
   them) and by a plain numpy implementation of the same math (hand-written gradient of the Gram-form estimator,
   ``np.add.at`` scatter, ``--repeats`` steps in a loop): time per step (median of 5 runs), and their ratio
   ``speedup``; ``max_abs_diff`` compares the tables after one step of each from the same start;
 - ``time_to_target_s`` / ``steps_to_target``: wall time (compilation included) and steps of
-  ``amf.gradient.train(solver="sgd")`` until the population loss gap ``(L - L_min) / |L_min|`` first reaches
+  ``amf.train(solver="sgd")`` until the population loss gap ``(L - L_min) / |L_min|`` first reaches
   ``--target`` (checked every ``--chunk`` steps; cosine schedule over ``--steps``).
 
 `run(...)` returns the rows as a list of dicts; ``main`` prints them as one table.
@@ -40,11 +40,11 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import amf  # noqa: E402
-from amf import gradient  # noqa: E402
-from amf._random import named_key  # noqa: E402
-from amf.convergence import reference_svd  # noqa: E402
+from amf.solvers import training  # noqa: E402
 from amf.solvers.encoders import natural_scale  # noqa: E402
-from amf.sampling import EdgeSampler  # noqa: E402
+from amf.solvers.sampler import EdgeSampler  # noqa: E402
+from amf.solvers.sgd import SGD  # noqa: E402
+from amf.spectral import reference_svd  # noqa: E402
 
 
 def numpy_sgd_step(theta_v, theta_l, scale_v, scale_l, i, j, rate):
@@ -89,7 +89,7 @@ def _median_time(fn, repeats: int) -> float:
 def step_comparison(graph: amf.CoOccurrence, k: int, batch: int, dtype: str, seed: int, repeats: int) -> dict:
     """Time the jitted step and the numpy step on the same batch; check they compute the same update."""
     jdtype = jnp.dtype(dtype)
-    plan = gradient._Plan("sgd", "sgd", "constant", 1, 1, batch, False, False, ("table", "table"))
+    plan = training.Plan(SGD(), "sgd", "constant", 1, 1, batch, ("table", "table"))
     p_floor = 1.0 / batch
     scale_v = natural_scale(graph.p_images, p_floor).astype(dtype)
     scale_l = natural_scale(graph.p_texts, p_floor).astype(dtype)
@@ -99,10 +99,10 @@ def step_comparison(graph: amf.CoOccurrence, k: int, batch: int, dtype: str, see
     theta_v = (rng.standard_normal((graph.n_images, k)) * 0.1 / np.sqrt(k) / scale_v[:, None]).astype(dtype)
     theta_l = (rng.standard_normal((graph.n_texts, k)) * 0.1 / np.sqrt(k) / scale_l[:, None]).astype(dtype)
     sampler = EdgeSampler.from_joint(graph.joint_arrays(jdtype))
-    i, j = (np.asarray(x) for x in sampler.sample(named_key(seed, "bench/batch"), batch))
+    i, j = (np.asarray(x) for x in sampler.sample(jax.random.fold_in(jax.random.key(seed), 1), batch))
 
     def step(params, i, j):
-        return gradient.sparse_sgd_update(plan, params, data, hyper, i, j, hyper["lr"])
+        return training.sparse_sgd_update(plan, params, data, hyper, i, j, hyper["lr"])
 
     def steps(params, i, j):  # `repeats` steps on the same batch inside one scan, as the solver runs them
         return jax.lax.scan(lambda p, _: step(p, i, j), params, None, length=repeats)
@@ -136,21 +136,21 @@ def step_comparison(graph: amf.CoOccurrence, k: int, batch: int, dtype: str, see
 def chunk_throughput(graph, k, batch, dtype, seed, chunk=200, repeats=3) -> float:
     """Steps per second of the solver's jitted chunk (after compilation)."""
     jdtype = jnp.dtype(dtype)
-    plan = gradient._Plan("sgd", "sgd", "cosine", 10**6, chunk, batch, False, False, ("table", "table"))
+    plan = training.Plan(SGD(), "sgd", "cosine", 10**6, chunk, batch, ("table", "table"))
     p_floor = 1.0 / batch
     data = {"images_scale": jnp.asarray(natural_scale(graph.p_images, p_floor), jdtype),
             "texts_scale": jnp.asarray(natural_scale(graph.p_texts, p_floor), jdtype),
             "images_features": None, "texts_features": None,
             "sampler": EdgeSampler.from_joint(graph.joint_arrays(jdtype))}
     hyper = {"lr": jnp.asarray(0.1, jdtype), "tau": jnp.asarray(1.0, jdtype)}
-    key = named_key(seed, "bench/chunk")
+    key = jax.random.fold_in(jax.random.key(seed), 2)
     params = {"images": 0.01 * jax.random.normal(key, (graph.n_images, k), jdtype),
               "texts": 0.01 * jax.random.normal(key, (graph.n_texts, k), jdtype)}
     state = {"params": params, "t": 0}
 
     def run_chunk():
-        state["params"], _, values = gradient._run_chunk(plan, state["params"], None, data, hyper, key,
-                                                         jnp.asarray(state["t"], jnp.int32))
+        state["params"], _, values = training.run_chunk(plan, state["params"], None, data, hyper, key,
+                                                        jnp.asarray(state["t"], jnp.int32))
         state["t"] += chunk
         jax.block_until_ready(values)
 
@@ -190,9 +190,9 @@ def run(
         compare = step_comparison(graph, k, batch, dtype, seed, repeats)
         throughput = chunk_throughput(graph, k, batch, dtype, seed)
         t0 = time.perf_counter()
-        solution = amf.gradient.train(graph, k, solver="sgd", batch_size=batch, steps=steps, chunk=chunk, lr=lr,
-                                      seed=seed, dtype=dtype, reference=reference, early_stop=True,
-                                      tolerance={"loss_gap": target}, progress=False)
+        solution = amf.train(graph, k, solver="sgd", batch_size=batch, steps=steps, chunk=chunk, lr=lr,
+                             seed=seed, dtype=dtype, reference=reference, early_stop=True,
+                             tolerance={"loss_gap": target}, progress=False)
         wall = time.perf_counter() - t0
         gaps = solution.curve["loss_gap"]
         hit = np.flatnonzero(gaps <= target)

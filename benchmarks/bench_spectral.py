@@ -103,8 +103,7 @@ def _solve(method: str, a, k: int, tol: float | None, seed: int):
     if method.startswith("amf"):
         import jax
 
-        import amf  # noqa: F401  (float64)
-        from amf.solvers.krylov import topk_svd
+        from amf import topk_svd  # importing amf enables float64
         from amf.operators import sparse_operator
 
         compile_s = []

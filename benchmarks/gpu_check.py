@@ -20,10 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import jax  # noqa: E402
 
-import amf  # noqa: E402, F401  (float64)
 import synthetic  # noqa: E402
-from amf.graph import CoOccurrence  # noqa: E402
-from amf.solvers.krylov import topk_svd  # noqa: E402
+from amf import CoOccurrence, topk_svd  # noqa: E402  (importing amf enables float64)
 
 
 def run(sizes, ks, dtypes, edges_per_node: int = 10) -> list[dict]:
