@@ -132,7 +132,8 @@ class CoOccurrence:
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, drop_isolated: bool = False) -> CoOccurrence:
-        """Read a graph file: the docs/file-format.md ``.npz`` format, or a ``scipy.sparse.save_npz`` file (no labels)."""
+        """Read a graph file: the ``.npz`` format of docs/file-format.md, or a ``scipy.sparse.save_npz`` file (no
+        labels)."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"graph file not found: {path}")

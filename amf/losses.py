@@ -12,8 +12,8 @@
 
 All are pure JAX functions of arrays (jit- and grad-compatible); matmuls pin ``precision=HIGHEST``.
 
-**InfoNCE.** On a batch of ``B`` pairs ``(i_b, j_b) ~ P`` with embeddings ``a_b = f_V(i_b)``, ``c_b = f_L(j_b)`` (optionally
-L2-normalized), logits ``z_bb' = <a_b, c_b'> / tau`` and the symmetric cross-entropy
+**InfoNCE.** On a batch of ``B`` pairs ``(i_b, j_b) ~ P`` with embeddings ``a_b = f_V(i_b)``,
+``c_b = f_L(j_b)`` (optionally L2-normalized), logits ``z_bb' = <a_b, c_b'> / tau`` and the symmetric cross-entropy
 
     InfoNCE = (1/2B) sum_b [ (logsumexp_b' z_bb' - z_bb)  +  (logsumexp_b' z_b'b - z_bb) ]
 

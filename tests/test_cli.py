@@ -1,4 +1,5 @@
-"""The command line: exit status 0 / 1 / 2, report keys of docs/file-format.md, one-line errors, nothing half-written."""
+"""The command line: exit status 0 / 1 / 2, report keys of docs/file-format.md, one-line errors, nothing
+half-written."""
 
 import json
 import subprocess

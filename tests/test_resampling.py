@@ -1,6 +1,7 @@
 """The CLIP-guided resampling edits (`amf.edits`) and their simulator (`amf.experiments.clip_resampling`),
-docs/theory.md section 5: each edit does exactly what it says on hand-built graphs, the baseline trains to the SSCL optimum, AddNewPositive opens the gap of a poorly
-connected augmentation graph and DropFalsePositive removes the cross-class positives."""
+docs/theory.md section 5: each edit does exactly what it says on hand-built graphs, the baseline trains to the
+SSCL optimum, AddNewPositive opens the gap of a poorly connected augmentation graph and DropFalsePositive
+removes the cross-class positives."""
 
 import json
 

@@ -301,7 +301,7 @@ def _same_class_share(negatives: NegativeWeights, labels) -> float:
 
 
 def resampling(*, quick: bool = False, seed: int = 0) -> dict:
-    """docs/theory.md section 5 on a synthetic simulator (`amf.experiments.clip_resampling`): SSCL against the paper's four CLIP-guided
+    """docs/theory.md section 5 on a synthetic simulator (this module): SSCL against the paper's four CLIP-guided
     edits (AddNewPositive, DropFalsePositive, DropFalseNegative, DropEasyNegative), the text-induced embedding of
     a noisy caption graph standing in for CLIP. Per seed and ``k``: the probe error of the trained view encoder,
     ``phi`` and the gap of the edited positive graph. Measured, not asserted: the paper's ImageNet accuracies are

@@ -73,7 +73,7 @@ class SparseOperator:
     ``matmat`` reads ``forward`` (the rows of ``A``), ``rmatmat`` reads ``backward`` (the rows of ``A^T``);
     memory: twice the CSR size. Two layouts behind this one interface (`sparse_operator` picks by backend):
     on a CPU, `amf.operators.host_csr.HostCSR` (scipy's CSR matvec in threads, called from jitted code; the fastest
-    CPU product measured, table in `benchmarks/bench_spectral.py`); elsewhere `amf.operators.jagged.JaggedRows`, a
+    CPU product measured, docs/performance.md); elsewhere `amf.operators.jagged.JaggedRows`, a
     split-row jagged-diagonal layout whose products are fused XLA gathers with no scatter (GPU, TPU).
     """
 

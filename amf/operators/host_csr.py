@@ -8,20 +8,12 @@ and each column of ``X`` is one matvec, because a single column of the right-han
 in the last-level cache while a block of columns does not (scipy's multi-vector kernel is slower per column
 than its matvec at this size, docs/performance.md).
 
-Measured (``python benchmarks/bench_spectral.py --kernels --sizes 1e6``: ``Pn`` of the planted graph, ``10^6``
-nodes a side, ``9.8 x 10^6`` entries, float64, 2-core AMD EPYC whose timings drift by up to 2x between runs;
-min of 5, ms for ``A X`` / ``A^T X``):
-
-| columns | scipy CSR, one thread | jax BCOO | gather + segment_sum | jagged (`amf.operators.jagged`) | this module |
-| ---: | ---: | ---: | ---: | ---: | ---: |
-| 1 | 38.7 / 36.4 | 72.2 / 46.3 | 62.2 / 46.7 | 27.9 / 32.5 | 15.8 / 13.8 |
-| 8 | 270 / 268 | 349 / 380 | 392 / 340 | 276 / 265 | 207 / 204 |
-| 32 | 859 / 863 | 1461 / 1347 | 1726 / 1345 | 920 / 966 | 1084 / 1457 |
+docs/performance.md compares this layout with scipy's single-threaded kernel, jax BCOO, a gather +
+``segment_sum`` and the jagged layout (``python benchmarks/bench_spectral.py --kernels``).
 
 The Krylov solver multiplies blocks of 4 columns by ``A^T A`` (both products in one callback, `chain_matmat`)
 and, once, its ``k`` final vectors in groups of 8, where this layout is the fastest; at 32 columns the
-callback's copies and transposes (``2 x 8 n`` numbers per call) cost more than they save. In the solver, 656
-column products (``A X`` or ``A^T Y``) took 12 s (18 ms each) at this size.
+callback's copies and transposes (``2 x 8 n`` numbers per call) cost more than they save.
 
 The callback copies ``X`` and the result once each (about 2 ms per ``8 MB`` column); nothing else is copied
 per call (the matrix is looked up by the callback, not passed to it: a callback argument would be copied).

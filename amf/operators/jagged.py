@@ -19,22 +19,10 @@ with the same pattern do not). Storage is the CSR size (int32 column + value per
 indices per orientation; `amf.operators.SparseOperator` keeps one layout for ``A`` and one for ``A^T``, so
 both products are gathers (twice the CSR size in all). The same code runs on a GPU.
 
-Measured (``python benchmarks/bench_spectral.py --kernels --sizes 3e5 --edges-per-node 12``): ``Pn`` of
-``synthetic.planted_model`` (power-law degrees, max degree ~3000), ``3 x 10^5`` nodes a side, ``3.5 x 10^6``
-entries, float64, 2-core AMD EPYC shared with other jobs (single runs vary by +-30% and more; min of 5), ms per
-product, ``A X`` / ``A^T X``:
-
-| columns | scipy CSR (host) | jax BCOO | gather + segment_sum | jagged (this module) |
-| ---: | ---: | ---: | ---: | ---: |
-| 1 | 9.0 / 9.3 | 14.5 / 13.7 | 15.8 / 15.8 | 11.4 / 12.2 |
-| 8 | 154 / 165 | 118 / 156 | 166 / 152 | 92 / 78 |
-| 32 | 315 / 307 | 710 / 510 | 661 / 731 | 368 / 422 |
-
-Earlier runs of the same comparison (Poisson degrees, ``3.6 x 10^6`` entries) put the jagged layout 1.5-2x ahead
-of BCOO and ``segment_sum`` for 8-32 columns and 1.2-1.6x behind scipy; at ``10^6 x 10^6`` with ``10^7``
-entries all of them cost 40-90 ms per column (a block of ``b`` columns no longer fits the 32 MB L3 cache, one
-column does). XLA's CPU gather is the limit (~2-4 ns per gathered number, scalar code); the layout removes the
-scatter and the ``(nnz, b)`` temporary, not the gather. On a GPU the same code is a plain gather + reduction;
+On a CPU this layout is faster than jax BCOO and a gather + ``segment_sum`` for blocks of 8-32 columns but
+behind scipy's kernel (docs/performance.md, ``python benchmarks/bench_spectral.py --kernels``). XLA's CPU gather
+is the limit (~2-4 ns per gathered number, scalar code); the layout removes the scatter and the ``(nnz, b)``
+temporary, not the gather. On a GPU the same code is a plain gather + reduction;
 on a CPU `amf.operators.sparse_operator` uses scipy's kernel in threads instead (`amf.operators.host_csr`).
 """
 

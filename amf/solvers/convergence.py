@@ -82,7 +82,8 @@ def relative_gap(loss: float, loss_min: float) -> float:
     return (loss - loss_min) / abs(loss_min) if math.isfinite(loss) else math.inf
 
 
-def loss_and_subspace(name: str, measures: Mapping, tolerance: Mapping[str, float], *, against: str) -> tuple[bool, str]:
+def loss_and_subspace(name: str, measures: Mapping, tolerance: Mapping[str, float], *,
+                      against: str) -> tuple[bool, str]:
     """The criterion of a solver that reaches an Eckart–Young optimum: ``loss_gap <= tol`` and, where the subspace
     is determined (``measures["subspace_determined"]``), ``subspace_distance <= tol``. ``against`` names the
     minimum, for the stated rule."""

@@ -43,10 +43,8 @@ products for the same residual. Lanczos on the normal operator keeps **one** bas
 re-orthogonalization costs half of Golub–Kahan bidiagonalization's two bases. Blocks turn that work into GEMMs
 (a single-vector basis update is a memory-bound GEMV, ARPACK's bottleneck) and find up to ``b`` copies of a
 repeated singular value; but each block step raises the Krylov degree by one for ``b`` products, so on a
-dense bulk edge larger blocks need more products (measured, ``k = 32``, 16-class planted graph with 10^5
-nodes a side: 768 / 992 / 1888 products for ``b = 4 / 8 / 16``, 544 for ``b = 2`` at ``3 x 10^4``; ARPACK ~490,
-PROPACK ~385; with 32 classes at 10^5: 544 / 736 / 864 / 1376 for ``b = 4 / 8 / 16 / 32``, ARPACK 440,
-PROPACK 435). Randomized block Krylov (Musco–Musco) needs blocks of ``k + p`` columns and so far more products.
+dense bulk edge larger blocks need more products (product counts by block size in docs/performance.md).
+Randomized block Krylov (Musco–Musco) needs blocks of ``k + p`` columns and so far more products.
 Thick restart bounds the memory to ``N (p + b)`` numbers. The price of the normal operator is the squared
 spectrum: triplets with ``s_i / s_1 < ~sqrt(eps / tol)`` may not reach ``tol`` (irrelevant at the top of ``Pn``).
 
@@ -62,14 +60,10 @@ syncs with the host until the loop ends. A repeated value that fills the block (
 end before the ``k``-th) triggers a rerun with twice the block. Problems too small for the basis
 (``p + b > min(m, n)``) get a dense SVD of ``A`` built from products.
 
-Performance (``python benchmarks/bench_spectral.py --sizes 1e4,1e5,1e6 --k 32``, 2-core AMD EPYC whose speed
-drifts by up to 2x between runs, all methods in one run): planted graph with ``10^6`` nodes a side, ``9.8 x 10^6``
-edges, 32 classes, ``k = 32``: float64 35 s to max residual 8e-10 (656 products, 5 cycles), float32 29 s
-(1.2e-5); ARPACK 46 s (45 s stopped at 1e-8), PROPACK 49 s, scikit-learn's ``randomized_svd`` 50 s (residual
-0.16, ``s_k`` off by 5%). Far from the 10x-ARPACK target, and the floor is visible: the sparse products alone
-cost 12-15 s (656 column products at 18-23 ms, scipy's CSR kernel in two threads at the memory-bandwidth limit of
-this machine), and every block step reads the 800 MB basis at least once. The block design pays off where
-gathers and GEMMs are cheap (a GPU: `benchmarks/gpu_check.py`).
+Performance: docs/performance.md has the measured runs against ARPACK, PROPACK and scikit-learn
+(``amf bench spectral``) and where the time goes: the sparse products at this machine's memory bandwidth, and
+one read of the whole basis per block step. The block design pays off where gathers and GEMMs are cheap (a GPU:
+`benchmarks/gpu_check.py`).
 
 Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); ``b = clip(k // 8, 4, 16)``; ``keep = k + max(2 b, 8)``
 Ritz vectors kept; ``s = max(4, ceil(4 keep / 3 b))`` block steps per cycle (``p ~ 2.3 keep``);
