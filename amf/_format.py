@@ -54,13 +54,13 @@ def format_training(report: dict) -> str:
     rows = [
         ["loss", report["loss_at_solution"]],
         ["loss_min (-sum s_i^2)", report["loss_min"]],
-        ["relative loss gap", report["loss_gap"]],
+        ["loss gap (L - L_min) / sum_{2<=i<=k} s_i^2", report["loss_gap"]],
         ["subspace distance to span(U_k)", report["subspace_distance"]],
         ["probe error E_LS", report["probe_error_ls"]],
         ["probe error of the exact minimizer", report["probe_error_optimal"]],
         ["steps", c["iterations"]],
     ]
-    verdict = "converged" if report["passed"] else "NOT CONVERGED"
+    verdict = {True: "converged", False: "NOT CONVERGED", None: "not judged (measures only)"}[report["passed"]]
     return "\n".join([
         f"graph: {g['n_images']} images x {g['n_texts']} texts, {g['nnz']} edges; solver {report['solver']} "
         f"({report['dtype']}), k = {report['k']}, seed {report['seed']}",

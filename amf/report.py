@@ -12,7 +12,7 @@ import scipy
 from amf._version import __version__
 from amf.checks import Context, run_checks
 from amf.graph import DENSE_LIMIT, CoOccurrence
-from amf.solution import Solution
+from amf.solution import Reason, Solution
 from amf.io import json_safe
 from amf.solve import solve
 
@@ -109,7 +109,7 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
 def training_report(graph: CoOccurrence, solution: Solution, *, seed: int, settings: dict) -> dict:
     """Report of a gradient solver's ``solution``: its convergence certificate against the exact minimizer
     (loss, ``loss_min``, loss gap, subspace distance, probe errors, the criterion and verdict), the settings,
-    and the environment."""
+    and the environment. ``passed`` is None (JSON null) for a solver that no criterion judges (InfoNCE)."""
     cert = solution.certificate
     report = {
         "amf_version": __version__,
@@ -126,7 +126,7 @@ def training_report(graph: CoOccurrence, solution: Solution, *, seed: int, setti
         "probe_error_optimal": cert.probe_error_optimal,
         "certificate": cert.as_dict(),
         "settings": settings,
-        "passed": bool(cert.converged),
+        "passed": None if cert.reason is Reason.NOT_JUDGED else bool(cert.converged),
     }
     report.update(environment(seed, solution.dtype))
     return json_safe(report)

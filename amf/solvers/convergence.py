@@ -4,8 +4,10 @@ A gradient solver stops after a number of steps; whether it *reached* the minimi
 claim. `spectral_measures` computes, in float64 and from routes independent of the solver:
 
 - ``loss``: the population MMCL loss ``L(f_V, f_L)`` from the edges (`amf.losses.mmcl_loss`);
-- ``loss_min = -sum_{i<=k} s_i^2`` (T2b) from a reference SVD, and the relative gap ``(L - L_min) / |L_min|``
-  (``|L_min| >= s_1^2 = 1``, so the ratio is always defined);
+- ``loss_min = -sum_{i<=k} s_i^2`` (T2b) from a reference SVD, and the gap ``(L - L_min) / I_k`` relative to
+  the part of the minimum that carries information, ``I_k = sum_{2<=i<=k} s_i^2`` (`informative_loss`): the
+  first direction is the constant ``u_1 = sqrt(p_V)`` with ``s_1 = 1``, which every encoder with a bias learns, so
+  a gap relative to ``|L_min| = 1 + I_k`` lets a run that learned nothing else pass when the ``s_i`` are small;
 - ``subspace_distance``: ``||Pi_{col(F_V)} - Pi_{span(U_k)}||_2`` with ``F_V = D_V^{1/2} f_V`` (T2e: the probe
   depends on ``F_V`` only through this column space), and the principal angles;
 - ``probe_error``: the least-squares probe error ``E_LS`` of the trained ``f_V``, beside the optimum's.
@@ -51,6 +53,7 @@ def spectral_measures(graph: CoOccurrence, f_images, f_texts, reference: SVDResu
     loss = rescaled_loss(joint, f_v, f_l) if rescale else float(mmcl_loss(joint, f_v, f_l))
     s = np.pad(np.asarray(reference.s, dtype=np.float64), (0, max(0, k + 1 - len(reference.s))))
     loss_min = float(-np.sum(s[:k] ** 2))
+    informative = informative_loss(s[:k])
     scaled = np.sqrt(graph.p_images)[:, None] * f_v
     u_k = np.asarray(reference.u, dtype=np.float64)[:, :k]
     finite = bool(np.all(np.isfinite(scaled)))
@@ -60,7 +63,8 @@ def spectral_measures(graph: CoOccurrence, f_images, f_texts, reference: SVDResu
     return {
         "loss": loss,
         "loss_min": loss_min,
-        "loss_gap": relative_gap(loss, loss_min),
+        "loss_gap": relative_gap(loss, loss_min, informative),
+        "informative_loss": informative,
         "subspace_distance": projector_distance(scaled, u_k) if finite else 1.0,
         "principal_angles": principal_angles(scaled, u_k) if finite else np.full(k, np.pi / 2),
         "probe_error": downstream.probe_error_ls(graph, f_v) if finite else None,
@@ -77,37 +81,54 @@ def rescaled_loss(joint, f_images, f_texts) -> float:
     return -(a * a) / b if b > 0 else 0.0
 
 
-def relative_gap(loss: float, loss_min: float) -> float:
-    """``(loss - loss_min) / |loss_min|``; infinite for a non-finite loss."""
-    return (loss - loss_min) / abs(loss_min) if math.isfinite(loss) else math.inf
+def informative_loss(top: np.ndarray) -> float:
+    """``I_k = sum_{2<=i<=k} v_i^2`` of the top ``k`` values ``v`` (singular values, or eigenvalues clipped at 0):
+    the part of ``|L_min|`` beyond the constant direction. When it vanishes (``k = 1``, or nothing but the
+    constant is learnable) it is ``|L_min|`` itself, so the gap stays defined."""
+    top = np.asarray(top, dtype=np.float64)
+    informative = float(np.sum(top[1:] ** 2))
+    return informative if informative > 1e-12 else max(float(np.sum(top**2)), np.finfo(float).tiny)
+
+
+def relative_gap(loss: float, loss_min: float, informative: float) -> float:
+    """``(loss - loss_min) / I_k``; infinite for a non-finite loss."""
+    return (loss - loss_min) / informative if math.isfinite(loss) else math.inf
 
 
 def loss_and_subspace(name: str, measures: Mapping, tolerance: Mapping[str, float], *,
                       against: str) -> tuple[bool, str]:
-    """The criterion of a solver that reaches an Eckart–Young optimum: ``loss_gap <= tol`` and, where the subspace
-    is determined (``measures["subspace_determined"]``), ``subspace_distance <= tol``. ``against`` names the
-    minimum, for the stated rule."""
+    """The criterion of a solver that reaches an Eckart–Young optimum: ``loss_gap <= tol`` (relative to the
+    informative part ``I_k`` of the minimum) and, where the subspace is determined
+    (``measures["subspace_determined"]``), ``subspace_distance <= tol``. ``against`` names the minimum."""
     gap_ok = measures["loss_gap"] <= tolerance["loss_gap"]
     eigengap = measures["eigengap"]
+    gap_rule = (f"loss_gap = (L - L_min) / sum_{{2<=i<=k}} s_i^2 <= {tolerance['loss_gap']:g} with L_min = "
+                f"{against}")
     if measures["subspace_determined"]:
         holds = gap_ok and measures["subspace_distance"] <= tolerance["subspace_distance"]
-        return holds, (f"{name}: loss_gap <= {tolerance['loss_gap']:g} vs {against} and subspace_distance <= "
+        return holds, (f"{name}: {gap_rule}, and subspace_distance to span(U_k) <= "
                        f"{tolerance['subspace_distance']:g} (eigengap {eigengap:.3g} >= {EIGENGAP_MIN:g})")
-    return gap_ok, (f"{name}: loss_gap <= {tolerance['loss_gap']:g} vs {against} only: eigengap {eigengap:.3g} < "
-                    f"{EIGENGAP_MIN:g} (or no positive k-th value), so the optimal subspace is not determined by "
-                    "the loss; the subspace distance is reported, not judged")
+    return gap_ok, (f"{name}: {gap_rule}, only: eigengap {eigengap:.3g} < {EIGENGAP_MIN:g} (or no positive k-th "
+                    "value), so the optimal subspace is not determined by the loss; the subspace distance is "
+                    "reported, not judged")
 
 
 def certificate(objective: Objective, measures: Mapping, *, iterations: int, tolerance: Mapping[str, float],
                 finite: bool) -> TrainingCertificate:
     """Apply ``objective``'s criterion to ``measures`` and record the verdict with every measure that applies.
 
-    ``reason``: converged when the criterion holds; else breakdown when the run ended non-finite, else the step
-    budget ran out (iteration limit).
+    ``reason``: not judged when the criterion returns ``holds = None`` (no rule applies; ``converged`` is False);
+    else converged when it holds; else breakdown when the run ended non-finite, else the step budget ran out
+    (iteration limit).
     """
     holds, criterion = objective.criterion(measures, tolerance)
-    holds = bool(holds) and finite
-    reason = Reason.CONVERGED if holds else (Reason.ITERATION_LIMIT if finite else Reason.BREAKDOWN)
+    if holds is None:
+        reason = Reason.NOT_JUDGED
+    elif not finite:
+        reason = Reason.BREAKDOWN
+    else:
+        reason = Reason.CONVERGED if holds else Reason.ITERATION_LIMIT
+    holds = reason is Reason.CONVERGED
     return TrainingCertificate(
         converged=holds,
         reason=reason,

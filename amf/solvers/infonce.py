@@ -3,7 +3,8 @@
 Adam on the tables (``lr = 1e-2``, cosine), L2-normalized embeddings, ``tau = 0.1``: measured better than the
 sparse SGD of ``sgd`` for this objective (the normalization makes the step scale-dependent). The spectral loss of
 the result is reported after the best scalar rescaling (`amf.solvers.convergence.rescaled_loss`), beside the
-subspace distance to ``span(U_k)``; convergence to the SVD is not claimed.
+subspace distance to ``span(U_k)``; convergence to the SVD is not claimed, and the certificate's reason is
+"not judged".
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class InfoNCE(Objective):
     rescaled = True
     defaults = {"steps": 5000, "lr": 1e-2, "optimizer": "adam", "schedule": "cosine", "chunk": 250,
                 "batch_size": 1024}
-    tolerances = {"float64": {"relative_change": 1e-2}, "float32": {"relative_change": 1e-2}}
+    tolerances = {"float64": {}, "float32": {}}
 
     def loss(self, data, hyper, f_images, f_texts, i, j):
         ids = (i, j) if self.mask_duplicates else (None, None)
@@ -41,8 +42,7 @@ class InfoNCE(Objective):
         return f / np.linalg.norm(f, axis=1, keepdims=True) if self.normalize else f
 
     def criterion(self, measures, tolerance):
-        change = measures.get("relative_change")
-        holds = change is not None and change <= tolerance["relative_change"]
-        return holds, (f"infonce: optimizer progress only: relative change of the mean InfoNCE objective over the "
-                       f"last chunk <= {tolerance['relative_change']:g}. Claims no convergence to the SVD: the loss "
-                       "is the spectral loss after the best scalar rescaling, and the gaps are reported, not judged")
+        return None, ("infonce: not judged. No theorem ties the InfoNCE optimum to the SVD, so amf claims no "
+                      "convergence to it: the spectral loss after the best scalar rescaling, its gap, the subspace "
+                      "distance, the probe error and the relative change of the objective over the last chunk are "
+                      "reported as measures")

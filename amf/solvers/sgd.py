@@ -14,24 +14,27 @@ from __future__ import annotations
 import dataclasses
 
 from amf.losses import minibatch_loss
+from amf.solvers.convergence import loss_and_subspace
 from amf.solvers.training import Objective
 
 
 @dataclasses.dataclass(frozen=True)
 class SGD(Objective):
-    """The minibatch estimator on ``B`` sampled pairs; judged by the population loss gap."""
+    """The minibatch estimator on ``B`` sampled pairs; judged by the population loss gap relative to the
+    informative part of the minimum and, where the subspace is determined, the subspace distance (a run measured
+    on a planted graph reached 1e-3 and 0.03: the tolerances 2e-2 and 0.1 leave room for sampling noise)."""
 
     name = "sgd"
     summary = "minibatch training on pairs drawn from P with the unbiased estimator"
     batched = True
     defaults = {"steps": 5000, "lr": 0.05, "optimizer": "sgd", "schedule": "cosine", "chunk": 250,
                 "batch_size": 1024}
-    tolerances = {"float64": {"loss_gap": 2e-2}, "float32": {"loss_gap": 2e-2}}
+    tolerances = {"float64": {"loss_gap": 2e-2, "subspace_distance": 0.1},
+                  "float32": {"loss_gap": 2e-2, "subspace_distance": 0.1}}
 
     def loss(self, data, hyper, f_images, f_texts, i, j):
         return minibatch_loss(f_images, f_texts)
 
     def criterion(self, measures, tolerance):
-        holds = measures["loss_gap"] <= tolerance["loss_gap"]
-        return holds, (f"sgd: loss_gap <= {tolerance['loss_gap']:g} (population MMCL loss from the edges vs "
-                       "-sum_{i<=k} s_i^2); the subspace distance is reported, not judged")
+        return loss_and_subspace(self.name, measures, tolerance,
+                                 against="-sum_{i<=k} s_i^2 (population MMCL loss from the edges)")

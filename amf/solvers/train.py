@@ -149,6 +149,7 @@ def train(
     u_k = np.asarray(reference.u, dtype=np.float64)[:, :k]
     s = np.pad(np.asarray(reference.s, dtype=np.float64), (0, max(0, k + 1 - len(reference.s))))
     loss_min = float(-np.sum(s[:k] ** 2))
+    informative = convergence.informative_loss(s[:k])
     sqrt_p = np.sqrt(graph.p_images)[:, None]
 
     def encoders_now(p):
@@ -161,7 +162,7 @@ def train(
             loss = convergence.rescaled_loss(joint64, f_v, f_l)
         else:
             loss = float(mmcl_loss(joint64, f_v, f_l))
-        return {"loss": loss, "loss_gap": convergence.relative_gap(loss, loss_min)}
+        return {"loss": loss, "loss_gap": convergence.relative_gap(loss, loss_min, informative)}
 
     def stop(p, curve):
         if not early_stop:
@@ -170,7 +171,7 @@ def train(
                                  relative_change=training.relative_change(curve["objective"]))
         measures["subspace_determined"] = measures["eigengap"] >= convergence.EIGENGAP_MIN
         measures.compute["subspace_distance"] = lambda: projector_distance(sqrt_p * encoders_now(p)[0], u_k)
-        return objective.criterion(measures, tolerance)[0]
+        return bool(objective.criterion(measures, tolerance)[0])
 
     result = training.fit(plan, params, data, hyper, seed=seed, evaluate=evaluate, stop=stop, progress=progress)
     f_v, f_l = encoders_now(result.params)

@@ -78,8 +78,9 @@ class Objective:
         whole tables (``i = j = None``). ``data`` and ``hyper`` as set up by the solver."""
         raise NotImplementedError
 
-    def criterion(self, measures: Mapping[str, Any], tolerance: Mapping[str, float]) -> tuple[bool, str]:
-        """``(holds, rule in words)`` for float64 ``measures`` of a run (`amf.solvers.convergence`)."""
+    def criterion(self, measures: Mapping[str, Any], tolerance: Mapping[str, float]) -> tuple[bool | None, str]:
+        """``(holds, rule in words)`` for float64 ``measures`` of a run (`amf.solvers.convergence`); ``holds`` is
+        None for an objective that no rule judges (its measures are reported only)."""
         raise NotImplementedError
 
 

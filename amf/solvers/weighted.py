@@ -126,7 +126,9 @@ def train_weighted(
         order = np.argsort(values)[::-1]
         values, vectors = values[order], vectors[:, order]
         eigengap = float(values[k - 1] - (values[k] if k < n else 0.0))
-        measures = {"loss_min": float(-np.sum(np.maximum(values[:k], 0.0) ** 2)), "eigengap": eigengap,
+        top = np.maximum(values[:k], 0.0)
+        measures = {"loss_min": float(-np.sum(top**2)), "informative_loss": convergence.informative_loss(top),
+                    "eigengap": eigengap,
                     "subspace_determined": eigengap >= convergence.EIGENGAP_MIN and values[k - 1] > 0}
 
     plan = training.Plan(objective, optimizer, schedule, steps, chunk, 0, ("table", "table"))
@@ -146,7 +148,8 @@ def train_weighted(
         value, grad = _value_and_grad(positives64, negatives64, scale64, theta64)
         norm = float(jnp.linalg.norm(grad)) / max(float(jnp.linalg.norm(theta64)), np.finfo(float).tiny)
         loss = float(value)
-        gap = convergence.relative_gap(loss, measures["loss_min"]) if objective.sscl else float("nan")
+        gap = (convergence.relative_gap(loss, measures["loss_min"], measures["informative_loss"]) if objective.sscl
+               else float("nan"))
         return {"loss": loss, "loss_gap": gap, "gradient_norm": norm}
 
     def stop(p, curve):
