@@ -36,6 +36,7 @@ from amf.solution import (  # noqa: E402
     TrainingCertificate,
 )
 from amf.solve import SOLVERS, solve  # noqa: E402
+from amf.solvers.certify import certify_svd  # noqa: E402
 from amf.solvers.krylov import topk_svd  # noqa: E402
 from amf.solvers.train import train  # noqa: E402
 from amf.solvers.weighted import train_weighted  # noqa: E402
@@ -57,6 +58,7 @@ __all__ = [
     "TrainingCertificate",
     "__version__",
     "build_report",
+    "certify_svd",
     "infonce_loss",
     "minibatch_loss",
     "mmcl_loss",

@@ -35,7 +35,7 @@ def format_report(report: dict) -> str:
     b = report["bounds"]
     labels = (
         f"alpha = {_number(report['alpha'])}, phi = {_number(report['phi'])}, "
-        f"probe error E_LS = {_number(report['probe_error_ls'])}\n"
+        f"probe error E_LS = {_number(report['probe_error_ls'])}{_ambiguity(report)}\n"
         f"bounds: 2 phi/(1-s^2) = {_number(b['rigorous_phi'])} [proved], "
         f"4 alpha/(1-s^2) = {_number(b['rigorous_alpha'])} [proved], "
         f"paper form = {_number(b['paper_form'])} [paper-form, not confirmed]"
@@ -46,6 +46,14 @@ def format_report(report: dict) -> str:
     skipped = [f"  skipped {c['name']}: {c['reason']}" for c in report["skipped_checks"]]
     checks = table(["check", "value", "tolerance", "verdict"], rows)
     return "\n".join([head, labels, "", checks, *skipped, verdict])
+
+
+def _ambiguity(report: dict) -> str:
+    d = report.get("subspace_determination")
+    if not d or not d["ill_determined"]:
+        return ""
+    return (f" (ill-determined at this k: gap s_k - s_(k+1) = {_number(d['gap'])}; E_LS depends on the basis "
+            "chosen inside the tied singular space and is not judged)")
 
 
 def format_training(report: dict) -> str:

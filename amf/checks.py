@@ -21,10 +21,11 @@ import scipy.linalg
 
 from amf import downstream
 from amf._linalg import orthonormal_basis, projector_distance
-from amf._random import normal
+from amf._random import named_key, normal
 from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
-from amf.solution import Solution
+from amf.solution import Reason, Solution
+from amf.solvers.certify import DEFAULT_TOL, certify_svd
 from amf.text_induced import text_induced_graph, text_induced_matmat
 
 IDENTITY_TOL = 1e-10
@@ -32,6 +33,10 @@ IDENTITY_TOL = 1e-10
 
 FULL_RANK_LIMIT = 1_000_000
 """Largest ``N_V * N_L`` for the full-rank ratio check (it needs every singular triplet)."""
+
+AMBIGUITY = 1e-3
+"""Largest Davis–Kahan bound on the angle between the computed and a true ``span(U_k)`` at which basis-dependent
+quantities (``probe_error_ls``, the subspace checks) are judged; above it they are "ill-determined at this k"."""
 
 N_TRIALS = 8
 """Random encoders tried by the Eckart–Young optimality checks on small graphs; 2 above ``dense_limit``, where
@@ -86,12 +91,26 @@ class Context:
                 "carries a training certificate, reported by amf.report.training_report")
         self.graph, self.solution, self.seed = graph, solution, seed
         self.k = solution.k
+        svd = solution.svd
+        needed = min(self.k + 1, min(graph.shape))
+        if len(svd.s) < needed or svd.u.shape[0] != graph.n_images or svd.vt.shape[1] != graph.n_texts:
+            raise InputError(
+                f"the checks at k = {self.k} need the top {needed} singular triplets of this graph's Pn "
+                f"(u with {graph.n_images} rows, vt with {graph.n_texts} columns); the solution holds {len(svd.s)} "
+                f"(u {svd.u.shape}, vt {svd.vt.shape})")
         self.dense = max(graph.shape) ** 2 <= dense_limit
         self.trials = N_TRIALS if self.dense else 2
-        s = np.asarray(solution.svd.s, dtype=np.float64)
-        self.singular_values = np.pad(s, (0, max(0, self.k + 1 - len(s))))[: self.k + 1]
-        self.u = np.asarray(solution.svd.u, dtype=np.float64)
+        s = np.asarray(svd.s[:needed], dtype=np.float64)
+        self.singular_values = np.pad(s, (0, self.k + 1 - needed))  # s_{k+1} = 0 only when k = min(N_V, N_L)
+        self.u = np.asarray(svd.u[:, :needed], dtype=np.float64)
         self.tol = solution_tolerance(solution.dtype)
+        # the solution's triplets certified afresh from Pn: residuals, orthonormality, and that they are the top
+        claimed = svd.certificate.tolerance
+        self.certificate = certify_svd(
+            graph.normalized_operator(np.float64), svd.u[:, :needed], svd.s[:needed], svd.vt[:needed],
+            key=named_key(seed, "checks/certify_svd"), tol=min(claimed, DEFAULT_TOL[np.dtype(solution.dtype)]),
+            iterations=svd.certificate.iterations, matvecs=svd.certificate.matvecs,
+            finished=svd.certificate.reason is not Reason.ITERATION_LIMIT).certificate
         self.loss_min = float(-np.sum(self.singular_values[: self.k] ** 2))
 
     def loss(self, f_images: np.ndarray, f_texts: np.ndarray) -> float:
@@ -137,7 +156,20 @@ class Context:
     @functools.cached_property
     def unit_tolerance(self) -> float:
         """How close to 1 a computed singular value must be to count as a unit singular value."""
-        return max(10 * self.solution.certificate.max_residual, 1e3 * np.finfo(np.float64).eps, self.tol * 1e-2)
+        return max(10 * self.certificate.max_residual, 1e3 * np.finfo(np.float64).eps, self.tol * 1e-2)
+
+    @functools.cached_property
+    def determination(self) -> dict:
+        """Whether ``span(U_k)`` is determined at this ``k``: the gap ``s_k - s_{k+1}`` and the Davis–Kahan bound
+        ``sin theta <= sqrt(2) max_residual s_1 / gap`` on how far the computed subspace may be from a true one
+        (infinite at a tie, e.g. ``k`` below the number of components, where every subspace of the tied
+        singular space is a minimizer and the probe error depends on the arbitrary choice)."""
+        s = self.singular_values
+        gap = float(s[self.k - 1] - s[self.k])
+        noise = max(self.certificate.max_residual, np.finfo(np.float64).eps) * float(s[0])
+        bound = float(np.sqrt(2.0) * noise / gap) if gap > 0 else float("inf")
+        return {"ill_determined": not bound <= AMBIGUITY, "gap": gap, "angle_bound": bound, "threshold": AMBIGUITY,
+                "quantities": ["probe_error_ls", "sscl_same_subspace"]}
 
     @property
     def s_next(self) -> float:
@@ -171,9 +203,10 @@ class Context:
         return self.random_images(name), normal(self.seed, name + "/texts", (self.graph.n_texts, self.k))
 
     def best_text_encoder(self, f_images: np.ndarray) -> np.ndarray:
-        """``argmin_{f_L} L(f_V, f_L)``: ``F_L = Pn^T F_V (F_V^T F_V)^{-1}``, returned as ``f_L = D_L^{-1/2} F_L``."""
-        big_f = np.sqrt(self.graph.p_images)[:, None] * f_images
-        big_l = np.linalg.solve(big_f.T @ big_f, (self.graph.normalized.T @ big_f).T).T
+        """``argmin_{f_L} L(f_V, f_L)``: ``F_L = Pn^T F_V (F_V^T F_V)^{-1} = Pn^T Q R^{-T}`` with ``F_V = Q R`` (the QR
+        form keeps the error at ``eps cond(F_V)``, not its square), returned as ``f_L = D_L^{-1/2} F_L``."""
+        q, r = np.linalg.qr(np.sqrt(self.graph.p_images)[:, None] * f_images)
+        big_l = scipy.linalg.solve_triangular(r, np.asarray(self.graph.normalized.T @ q).T).T
         return big_l / np.sqrt(self.graph.p_texts)[:, None]
 
 
@@ -203,13 +236,37 @@ def factorization_identity(ctx: Context) -> Check | Skipped:
 
 
 def solver_certificate(ctx: Context) -> Check:
-    cert = ctx.solution.certificate
+    """T2: the returned triplets are singular triplets of ``Pn``: residuals and orthonormality recomputed from
+    ``Pn`` (`amf.certify_svd`); the solver's own reported residuals count too (a solver that reports large
+    residuals has failed, whatever a recomputation finds)."""
+    cert, own = ctx.certificate, ctx.solution.certificate
+    ortho_tol = max(cert.tolerance, 1e4 * np.finfo(np.dtype(ctx.solution.dtype)).eps)
+    s = np.asarray(ctx.solution.svd.s, np.float64)
+    rise = max(float(np.max(np.diff(s), initial=0.0)), 0.0) / max(float(s.max()), np.finfo(float).tiny)
+    value = max(cert.max_residual, own.max_residual, cert.orthonormality * cert.tolerance / ortho_tol, rise)
     return _check(
         "solver_certificate",
-        cert.max_residual,
+        value,
         cert.tolerance,
-        f"max relative residual of the {ctx.solution.solver} solver's {len(ctx.solution.svd.s)} triplets, "
-        f"orthonormality error {cert.orthonormality:.2e}",
+        f"max relative residual of the {ctx.solution.solver} solver's {len(cert.residual_left)} triplets recomputed "
+        f"from Pn {cert.max_residual:.2e} (reported {own.max_residual:.2e}); orthonormality error "
+        f"{cert.orthonormality:.2e} (allowed {ortho_tol:.1e}); largest rise of s_i / s_1 {rise:.1e}",
+    )
+
+
+def top_singular_triplets(ctx: Context) -> Check:
+    """T2a: the triplets are the top ones: the largest singular value of ``Pn`` outside the claimed subspaces
+    (a randomized block Lanczos estimate with its own key, or exact on small graphs) is at most ``s_r``."""
+    top = ctx.certificate.top
+    chance = "exact (dense)" if top.method == "dense" else (
+        f"{top.method}, {top.steps} steps of {top.block} columns: a value >= (1 + {top.margin:g}) x threshold is "
+        f"missed with probability <= {top.failure_probability:.1e}")
+    return _check(
+        "top_singular_triplets",
+        top.bound - top.threshold,
+        0.0,
+        f"largest singular value outside the claimed {len(ctx.certificate.residual_left)} triplets "
+        f"{top.bound:.10g} vs s_r + 10 tol s_1 = {top.threshold:.10g}; {chance}",
     )
 
 
@@ -225,30 +282,49 @@ def eckart_young_loss(ctx: Context) -> Check:
 
 
 def eckart_young_perturbations(ctx: Context) -> Check:
-    """T2a: no random perturbation of the solution goes below ``-sum s_i^2``."""
-    f_v, f_l = np.asarray(ctx.solution.f_images, np.float64), np.asarray(ctx.solution.f_texts, np.float64)
-    losses = []
-    for trial in range(ctx.trials):
-        size = 10.0 ** (-1 - 3 * trial / max(1, ctx.trials - 1))  # relative sizes 1e-1 .. 1e-4
-        d_v, d_l = ctx.random_encoders(f"perturbation/{trial}")
-        d_v = d_v * (size * np.linalg.norm(f_v) / np.linalg.norm(d_v))
-        d_l = d_l * (size * np.linalg.norm(f_l) / np.linalg.norm(d_l))
-        losses.append(ctx.loss(f_v + d_v, f_l + d_l))
-    best = min(losses)
-    violation = (ctx.loss_min - best) / max(1.0, abs(ctx.loss_min))
+    """T2a, second order: no rotation of ``col(F_V)`` toward another claimed singular direction lowers the profile
+    loss ``min_{f_L} L = -tr(Pi Abar_V)`` (T3) below ``-sum s_i^2``.
+
+    With ``Q`` the Ritz vectors of ``Abar_V`` in ``col(F_V)`` (values ``mu_i``) and ``d_j`` the claimed left singular
+    vectors outside ``col(F_V)`` (``u_{k+1}``, ...) orthogonalized against it, plus two random directions, the best
+    rotation of ``q_i`` within ``span(q_i, d_j)`` gains ``lambda_max([[mu_i, b], [b, delta_j]]) - mu_i`` with
+    ``b = q_i^T Abar_V d_j``, ``delta_j = d_j^T Abar_V d_j``: zero at a minimizer, ``s_k^2 - s_{k+1}^2`` at the saddle
+    that holds ``u_{k+1}`` for ``u_k``. The value is ``(L_min - lowest loss reachable) / max(1, |L_min|)``.
+    """
+    q = _column_basis(ctx.scaled_images)
+    aq = text_induced_matmat(ctx.graph, q)
+    mu, ritz = np.linalg.eigh(q.T @ aq)
+    q, aq = q @ ritz, aq @ ritz
+    others = np.concatenate([ctx.u[:, ctx.k:], normal(ctx.seed, "perturbations/directions", (ctx.u.shape[0], 2))], 1)
+    d = others - q @ (q.T @ others)
+    d = d - q @ (q.T @ d)
+    d = d / np.maximum(np.linalg.norm(d, axis=0), np.finfo(float).tiny)
+    ad = text_induced_matmat(ctx.graph, d)
+    b = q.T @ ad  # (r, m)
+    delta = np.sum(d * ad, axis=0)  # (m,)
+    half = 0.5 * (mu[:, None] - delta[None, :])
+    gain = np.max(np.sqrt(half**2 + b**2) - half, initial=0.0)  # lambda_max of each 2 x 2 block, minus mu_i
+    lowest = -float(np.sum(mu)) - gain
+    violation = (ctx.loss_min - lowest) / max(1.0, abs(ctx.loss_min))
     return _check(
         "eckart_young_perturbations",
         violation,
         ctx.tol,
-        f"lowest loss over {ctx.trials} perturbations (relative size 1e-1..1e-4) {best:.12g} >= {ctx.loss_min:.12g}",
+        f"profile loss -tr(Pi Abar_V) = {-np.sum(mu):.12g}; the best rotation toward {d.shape[1]} other directions "
+        f"gains {gain:.3e}; lowest reachable {lowest:.12g} >= -sum s_i^2 = {ctx.loss_min:.12g}",
     )
 
 
 def eckart_young_random_factorizations(ctx: Context) -> Check:
-    """T2a: random rank-k image encoders, each with its best text encoder, never beat ``-sum s_i^2``."""
+    """T2a: rank-k image encoders near the optimum, drawn at random inside the span of the claimed left singular
+    vectors (``F_V = U_{k+1} W`` with ``W`` a perturbation of ``[I_k; 0]`` of relative size 1e-1 .. 1e-3), each
+    with its best text encoder, never beat ``-sum s_i^2``."""
+    u = ctx.u
     losses = []
     for trial in range(ctx.trials):
-        f_v = ctx.random_images(f"random_factorization/{trial}")
+        size = 10.0 ** (-1 - 2 * trial / max(1, ctx.trials - 1))
+        w = np.eye(u.shape[1], ctx.k) + size * normal(ctx.seed, f"random_factorization/{trial}", (u.shape[1], ctx.k))
+        f_v = (u @ w) / np.sqrt(ctx.graph.p_images)[:, None]
         losses.append(ctx.loss(f_v, ctx.best_text_encoder(f_v)))
     best = min(losses)
     violation = (ctx.loss_min - best) / max(1.0, abs(ctx.loss_min))
@@ -256,9 +332,16 @@ def eckart_young_random_factorizations(ctx: Context) -> Check:
         "eckart_young_random_factorizations",
         violation,
         ctx.tol,
-        f"lowest loss over {ctx.trials} random rank-{ctx.k} factorizations (best f_L for each) {best:.12g} "
-        f">= {ctx.loss_min:.12g}",
+        f"lowest loss over {ctx.trials} random rank-{ctx.k} factorizations inside span(u_1..u_{u.shape[1]}) near "
+        f"the optimum (best f_L for each) {best:.12g} >= {ctx.loss_min:.12g}",
     )
+
+
+def _column_basis(x: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of ``col(x)`` without its round-off directions (an encoder column set to 0 for a zero
+    singular value has no direction)."""
+    q, sv, _ = np.linalg.svd(np.asarray(x, np.float64), full_matrices=False)
+    return q[:, sv > 1e-10 * max(float(sv[0]), np.finfo(float).tiny)]
 
 
 def unit_singular_pair(ctx: Context) -> Check:
@@ -391,6 +474,10 @@ def sscl_same_subspace(ctx: Context) -> Check | Skipped:
         return Skipped("sscl_same_subspace", "needs a dense eigendecomposition of Abar_V; graph above dense_limit")
     values, vectors = ctx.abar_eigen
     k = ctx.k
+    if ctx.determination["ill_determined"]:
+        d = ctx.determination
+        return Skipped("sscl_same_subspace", f"ill-determined at this k: gap s_k - s_(k+1) = {d['gap']:.3g}, "
+                                             f"subspace angle bound {d['angle_bound']:.3g} > {d['threshold']:g}")
     if k >= len(values) or values[k - 1] - values[k] <= 1e3 * ctx.unit_tolerance:
         return Skipped("sscl_same_subspace", f"no eigengap after lambda_{k}: the optimal subspace is not unique")
     gap = values[k - 1] - values[k]
@@ -405,12 +492,17 @@ def sscl_same_subspace(ctx: Context) -> Check | Skipped:
 
 
 def sscl_optimum_loss(ctx: Context) -> Check:
-    """T3: the MMCL image encoder mapped by ``S_k^{1/2}`` reaches the SSCL minimum ``-sum s_i^4`` on ``A_V``.
+    """T3: the best SSCL encoder on ``A_V`` inside ``col(F_V)`` reaches the SSCL minimum ``-sum s_i^4``.
 
-    ``L_S(f) = -2 tr(f^T A_V f) + ||f^T D_V f||_F^2``, with ``A_V f`` through ``P`` and ``D_L`` (no ``A_V``).
+    The encoder: ``F = Q V diag(lambda)^{1/2}`` from the eigenpairs of ``Q^T Abar_V Q`` (``Q`` an orthonormal basis
+    of ``col(F_V)``), so any minimizer ``f_V M`` passes, not only the canonical one (for which ``F = F_V S_k^{1/2}``
+    up to a rotation). ``L_S(f) = -2 tr(f^T A_V f) + ||f^T D_V f||_F^2`` with ``f = D_V^{-1/2} F``, ``A_V f`` through
+    ``P`` and ``D_L`` (no ``A_V``).
     """
     s = ctx.singular_values[: ctx.k]
-    f = np.asarray(ctx.solution.f_images, np.float64) * np.sqrt(s)
+    q = _column_basis(ctx.scaled_images)
+    values, vectors = np.linalg.eigh(q.T @ text_induced_matmat(ctx.graph, q))
+    f = (q @ vectors) * np.sqrt(np.maximum(values, 0.0)) / np.sqrt(ctx.graph.p_images)[:, None]
     positive = np.sum(f * text_induced_matmat(ctx.graph, f, normalized=False))
     gram = f.T @ (ctx.graph.p_images[:, None] * f)
     loss = -2.0 * positive + np.sum(gram**2)
@@ -419,7 +511,7 @@ def sscl_optimum_loss(ctx: Context) -> Check:
         "sscl_optimum_loss",
         abs(loss - minimum) / max(1.0, abs(minimum)),
         ctx.tol,
-        f"L_S(f_V S_k^(1/2)) = {loss:.12g} vs -sum s_i^4 = {minimum:.12g}",
+        f"L_S of the best SSCL encoder in col(F_V) = {loss:.12g} vs -sum s_i^4 = {minimum:.12g}",
     )
 
 
@@ -427,14 +519,19 @@ def profile_identity(ctx: Context) -> Check:
     """T3: for a fixed random ``F_V``, ``min_{f_L} L(f_V, f_L) = -tr(Pi_{F_V} Abar_V)``."""
     f_v = ctx.random_images("profile_identity")
     minimized = ctx.loss(f_v, ctx.best_text_encoder(f_v))
-    q = orthonormal_basis(np.sqrt(ctx.graph.p_images)[:, None] * f_v)
+    big_f = np.sqrt(ctx.graph.p_images)[:, None] * f_v
+    q = orthonormal_basis(big_f)
     trace = np.sum(q * text_induced_matmat(ctx.graph, q))
     error = abs(minimized + trace) / max(1.0, trace)
+    sv = np.linalg.svd(big_f, compute_uv=False)
+    condition = float(sv[0] / max(sv[-1], np.finfo(float).tiny))
+    tolerance = max(IDENTITY_TOL, 1e3 * np.finfo(float).eps * condition)  # the route solves with R of F_V
     return _check(
         "profile_identity",
         error,
-        IDENTITY_TOL,
-        f"min over f_L of L = {minimized:.12g} vs -tr(Pi_F_V Abar_V) = {-trace:.12g} at a random F_V",
+        tolerance,
+        f"min over f_L of L = {minimized:.12g} vs -tr(Pi_F_V Abar_V) = {-trace:.12g} at a random F_V; tolerance "
+        f"max(1e-10, 1e3 eps cond(F_V)), cond(F_V) = {condition:.3g}",
     )
 
 
@@ -507,6 +604,7 @@ def _bound_check(ctx: Context, key: str, formula: str) -> Check | Skipped:
 
 CHECKS: tuple[Callable[[Context], Check | Skipped], ...] = (
     solver_certificate,
+    top_singular_triplets,
     factorization_identity,
     eckart_young_loss,
     eckart_young_perturbations,

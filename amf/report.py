@@ -89,15 +89,18 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         "alpha": ctx.alpha,
         "phi": ctx.phi,
         "probe_error_ls": ctx.probe_error,
+        "subspace_determination": ctx.determination,
         "bounds": dict(ctx.bounds),
         "bounds_note": (
             "rigorous_phi and rigorous_alpha are the proved bounds E_LS <= 2 phi/(1-s_{k+1}^2) <= 4 alpha/(1-s_{k+1}^2); "
             "paper_form = 4 alpha/(1-s_{k+1}^2) + 8 alpha is the paper's stated shape, constants not confirmed"
         ),
         "certificate": solution.certificate.as_dict(),
+        "recomputed_certificate": ctx.certificate.as_dict(),
         "checks": [c.as_dict() for c in checks],
         "skipped_checks": [s.as_dict() for s in skipped],
-        "passed": all(c.passed for c in checks) and solution.converged,
+        # the solver's own verdict counts (a solver that says it failed has failed), and so does the fresh one
+        "passed": all(c.passed for c in checks) and ctx.certificate.converged and solution.converged,
     }
     report["bounds"]["vacuous"] = {
         key: value is not None and value >= 1 for key, value in report["bounds"].items()

@@ -54,8 +54,13 @@ class SVDCertificate:
     - ``residual_left[i] = ||A v_i - s_i u_i|| / s_1``, ``residual_right[i] = ||A^T u_i - s_i v_i|| / s_1``, ``(r,)``;
     - ``orthonormality = max(||U^T U - I||_max, ||V^T V - I||_max)``;
     - ``iterations`` and ``matvecs`` spent (products with a block count once per column);
-    - ``converged``: every residual ``<= tolerance`` and ``orthonormality <= max(tolerance, 1e4 eps)`` (a
-      repeated triplet has zero residuals but is no SVD); ``reason`` says why not.
+    - ``descending``: ``s`` is non-increasing (to ``tolerance s_1``): a claim that pairs ``u_{k+1}`` with position
+      ``k`` is no top-``k`` SVD, whatever its residuals;
+    - ``top``: the complement test (`amf.solvers.certify.TopTest`: ``bound``, ``threshold``, ``passed``,
+      ``failure_probability``), None when it was not run;
+    - ``converged``: every residual ``<= tolerance``, ``orthonormality <= max(tolerance, 1e4 eps)`` (a
+      repeated triplet has zero residuals but is no SVD), ``descending`` and the top test passed; ``reason`` says
+      why not.
     """
 
     residual_left: np.ndarray
@@ -66,6 +71,8 @@ class SVDCertificate:
     tolerance: float
     converged: bool
     reason: Reason = Reason.CONVERGED
+    descending: bool = True
+    top: Any = None
 
     @property
     def max_residual(self) -> float:
@@ -85,6 +92,8 @@ class SVDCertificate:
             "iterations": self.iterations,
             "matvecs": self.matvecs,
             "tolerance": self.tolerance,
+            "descending": self.descending,
+            "top": None if self.top is None else self.top.as_dict(),
         })
 
 

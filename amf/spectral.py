@@ -39,7 +39,7 @@ def spectral_svd(
     if solver == "exact":
         if devices is not None:
             raise InputError("devices applies to the krylov solver; the exact solver runs on one device")
-        return exact_svd(graph.normalized_dense(), rank, tol=tol, dtype=dtype)
+        return exact_svd(graph.normalized_dense(), rank, tol=tol, dtype=dtype, key=jax.random.key(seed))
     if solver == "krylov":
         key = jax.random.key(seed)
         if devices is None and jax.process_count() == 1:
@@ -84,5 +84,5 @@ def reference_svd(graph: CoOccurrence, k: int, *, tol: float = 1e-10, seed: int 
     u, s, vt = sla.svds(graph.normalized, k=rank, tol=tol, v0=v0)
     order = np.argsort(s)[::-1]
     u, s, vt = u[:, order], s[order], vt[order]
-    return certify_svd(graph.normalized_operator(np.float64), u, s, vt, tolerance=max(1e3 * tol, 1e-8),
-                       iterations=0, matvecs=0)
+    return certify_svd(graph.normalized_operator(np.float64), u, s, vt, tol=max(1e3 * tol, 1e-8),
+                       key=jax.random.key(seed))

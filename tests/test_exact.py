@@ -74,7 +74,7 @@ def test_certificate_measures_known_residuals(shape, seed, size):
     u, s, vt = np.linalg.svd(a, full_matrices=False)
     k = 2
     u_bad = u[:, :k] + size * rng.standard_normal((shape[0], k))
-    result = certify_svd(DenseOperator(jnp.asarray(a)), u_bad, s[:k], vt[:k], tolerance=1e-6, iterations=3, matvecs=5)
+    result = certify_svd(DenseOperator(jnp.asarray(a)), u_bad, s[:k], vt[:k], tol=1e-6, iterations=3, matvecs=5)
     cert = result.certificate
     left, right = numpy_residuals(a, u_bad, s[:k], vt[:k])
     np.testing.assert_allclose(cert.residual_left, left, rtol=1e-9, atol=1e-14)
@@ -91,7 +91,7 @@ def test_certificate_rejects_repeated_triplets():
     u, s, vt = np.linalg.svd(a, full_matrices=False)
     # the top triplet twice: every residual is round-off, but this is not an SVD (s_2 is wrong, U^T U != I)
     u2, s2, vt2 = np.stack([u[:, 0], u[:, 0]], 1), np.array([s[0], s[0]]), np.stack([vt[0], vt[0]])
-    cert = certify_svd(DenseOperator(jnp.asarray(a)), u2, s2, vt2, tolerance=1e-10, iterations=1, matvecs=0).certificate
+    cert = certify_svd(DenseOperator(jnp.asarray(a)), u2, s2, vt2, tol=1e-10, iterations=1).certificate
     assert cert.orthonormality > 0.5  # measured ...
     assert not cert.converged  # ... but not acted on
 

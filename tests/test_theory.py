@@ -31,6 +31,7 @@ from tests.strategies import graph_arrays
 
 ALL_CHECKS = {
     "solver_certificate",
+    "top_singular_triplets",
     "factorization_identity",
     "eckart_young_loss",
     "eckart_young_perturbations",

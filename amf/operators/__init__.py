@@ -15,7 +15,10 @@ from amf.operators.core import (
     Operator,
     SparseOperator,
     as_operator,
+    StaticOperator,
     default_kernel,
+    is_array_pytree,
+    jit_operator,
     sparse_operator,
 )
 from amf.operators.sharded import ShardedOperator, device_mesh, sharded_operator
@@ -27,9 +30,12 @@ __all__ = [
     "Operator",
     "ShardedOperator",
     "SparseOperator",
+    "StaticOperator",
     "as_operator",
     "default_kernel",
     "device_mesh",
+    "is_array_pytree",
+    "jit_operator",
     "sharded_operator",
     "sparse_operator",
 ]

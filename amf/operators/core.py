@@ -169,3 +169,37 @@ def as_operator(matrix, dtype=None) -> Operator:
     raise TypeError(
         f"cannot use {type(matrix).__name__} as an operator: pass an array, a scipy sparse matrix or an Operator"
     )
+
+
+@jax.tree_util.register_static
+@dataclasses.dataclass(frozen=True)
+class StaticOperator:
+    """An operator that is not a pytree of arrays (e.g. `FunctionOperator`), as static jit data (hashed by
+    identity, so JAX's compilation cache keeps it alive)."""
+
+    op: Any
+
+    @property
+    def shape(self):
+        return self.op.shape
+
+    @property
+    def dtype(self):
+        return self.op.dtype
+
+    def matmat(self, x):
+        return self.op.matmat(x)
+
+    def rmatmat(self, y):
+        return self.op.rmatmat(y)
+
+
+def is_array_pytree(op) -> bool:
+    """Whether every leaf of ``op`` is an array (none, for the CPU's `HostCSR` layout, which travels as its token):
+    such an operator is a jit argument whose new values do not recompile."""
+    return all(isinstance(x, (jax.Array, np.ndarray)) for x in jax.tree_util.tree_leaves(op))
+
+
+def jit_operator(op) -> Operator:
+    """``op`` ready to pass into a jitted function: itself when `is_array_pytree`, else a `StaticOperator`."""
+    return op if is_array_pytree(op) or isinstance(op, StaticOperator) else StaticOperator(op)

@@ -1,19 +1,38 @@
-"""Residual certificates of a truncated SVD, measured against the operator itself (never the solver's word).
+"""Certificates of a claimed truncated SVD, measured against the matrix itself (never the solver's word).
 
-`certify_svd` recomputes ``||A v_i - s_i u_i||`` and ``||A^T u_i - s_i v_i||`` with block products of
-`RESIDUAL_COLUMNS` triplets and the orthonormality of ``U`` and ``V``, and returns an `SVDResult` whose
-`SVDCertificate` says whether they meet the tolerance, and why not.
+`certify_svd(A, u, s, vt)` checks a claim "these ``r`` triplets are the top ``r`` singular triplets of ``A``":
+
+1. **Residuals** ``||A v_i - s_i u_i|| / s_1`` and ``||A^T u_i - s_i v_i|| / s_1``, recomputed with block products
+   of `RESIDUAL_COLUMNS` triplets, and the **orthonormality** of ``U`` and ``V``: the triplets are singular
+   triplets.
+2. **Top** (`complement_norm`): nothing outside the claimed subspaces is larger. The largest singular value of
+   the deflated matrix ``B = (I - U U^T) A (I - V V^T)`` is estimated with its own random start by block Lanczos
+   on ``B^T B`` (full reorthogonalization, `TOP_BLOCK` columns, as many steps as the failure probability
+   needs), or exactly by a dense SVD of ``B`` on small matrices. The Ritz value never exceeds the true value, so
+   the estimate cannot raise a false alarm; it can miss. Kuczyński & Woźniakowski (1992) bound the chance that
+   Lanczos from a uniformly random start ends below ``(1 - eps) lambda_max`` after ``q`` steps by
+   ``1.648 sqrt(d) exp(-sqrt(eps) (2 q - 1))`` (``d``: the dimension); a block contains each column's Krylov
+   space, so for ``b`` independent Gaussian columns the chance is at most that to the power ``b``. The test
+   fails when the estimate exceeds ``s_r + 10 tol s_1``; ``failure_probability`` bounds the chance that a
+   singular value at least ``(1 + TOP_MARGIN)`` times that threshold went unseen. A non-top SVD (a triplet
+   skipped, a repeated value with too few copies) is caught at every size.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.experimental import multihost_utils
 
 from amf._linalg import matmul
-from amf.operators import Operator
+from amf.errors import InputError
+from amf.operators import Operator, as_operator, jit_operator
 from amf.solution import Reason, SVDCertificate, SVDResult
 
 
@@ -24,6 +43,21 @@ def to_host(x) -> np.ndarray:
         return np.asarray(multihost_utils.process_allgather(x, tiled=True))
     return np.asarray(x)
 
+
+DEFAULT_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
+"""Relative residual tolerance of a claimed SVD by dtype, when none is given."""
+
+TOP_BLOCK = 2
+"""Random start columns of the complement test."""
+
+TOP_MARGIN = 0.05
+"""Relative size of a missed singular value that `TopTest.failure_probability` speaks of."""
+
+TOP_FAILURE = 1e-6
+"""Target failure probability of the complement test: it takes as many Lanczos steps as that needs."""
+
+TOP_DENSE = 512
+"""Largest side at which the complement test is a dense SVD of ``B`` (exact, failure probability 0)."""
 
 RESIDUAL_COLUMNS = 8
 """Triplets whose residuals are measured per block product (bounds the products' temporaries)."""
@@ -44,17 +78,159 @@ def _orthonormality(u: jax.Array, vt: jax.Array):
     return jnp.maximum(jnp.max(jnp.abs(matmul(u.T, u) - eye)), jnp.max(jnp.abs(matmul(vt, vt.T) - eye)))
 
 
-def certify_svd(
-    op: Operator, u, s, vt, *, tolerance: float, iterations: int, matvecs: int, finished: bool = True
-) -> SVDResult:
-    """Measure the residuals of ``(u, s, vt)`` against ``op`` (block products of `RESIDUAL_COLUMNS` triplets
-    each way) and package them.
+@dataclasses.dataclass(frozen=True)
+class TopTest:
+    """The complement test of a claimed top-``r`` SVD (module docstring).
 
-    ``finished``: whether the solver met its own stopping rule (False: it ran out of iterations). The reason is
-    `Reason.CONVERGED` when the measured residuals and orthonormality pass, else `Reason.ITERATION_LIMIT` for an
-    unfinished solver, `Reason.BREAKDOWN` for non-finite values, and `Reason.TOLERANCE` otherwise.
+    - ``bound``: the largest singular value found outside the claimed subspaces (a lower estimate of it);
+    - ``threshold``: ``s_r + 10 tol s_1``; ``passed``: ``bound <= threshold``;
+    - ``failure_probability``: at most this chance that a singular value ``>= (1 + margin) threshold`` outside
+      the claim was missed (0 for the dense route); ``margin``: `TOP_MARGIN`;
+    - ``method``: ``"lanczos"`` or ``"dense"``; ``steps``, ``block``: the Krylov steps and start columns;
+      ``products``: columns multiplied by ``A`` or ``A^T`` for the test.
     """
+
+    bound: float
+    threshold: float
+    passed: bool
+    failure_probability: float
+    margin: float
+    method: str
+    steps: int
+    block: int
+    products: int
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def lanczos_steps(dimension: int, *, block: int = TOP_BLOCK, margin: float = TOP_MARGIN,
+                  failure: float = TOP_FAILURE) -> int:
+    """Fewest Lanczos steps ``q`` with ``(1.648 sqrt(d) exp(-sqrt(eps) (2q - 1)))^block <= failure``,
+    ``eps = 1 - 1 / (1 + margin)^2``."""
+    eps = 1.0 - 1.0 / (1.0 + margin) ** 2
+    needed = (math.log(1.648 * math.sqrt(max(dimension, 1))) - math.log(failure) / block) / math.sqrt(eps)
+    return max(2, math.ceil((needed + 1) / 2))
+
+
+def failure_probability(dimension: int, steps: int, block: int, margin: float) -> float:
+    """The Kuczyński–Woźniakowski bound for ``block`` independent starts after ``steps`` Lanczos steps."""
+    eps = 1.0 - 1.0 / (1.0 + margin) ** 2
+    single = 1.648 * math.sqrt(max(dimension, 1)) * math.exp(-math.sqrt(eps) * (2 * steps - 1))
+    return min(1.0, single) ** block
+
+
+def _orthonormal(x):
+    """An orthonormal basis of ``col(x)`` by Cholesky-QR (a claimed basis is near-orthonormal; a rank-deficient
+    one gives NaN, and the test then fails)."""
+    r = jnp.linalg.cholesky(matmul(x.T, x)).T
+    return jax.scipy.linalg.solve_triangular(r, x.T, trans="T", lower=False).T
+
+
+def _projector(basis):
+    """``x -> (I - Q Q^T) x`` with ``Q`` an orthonormal basis of ``col(basis)``, applied twice (one pass loses
+    orthogonality to round-off of ``||x||``)."""
+    q = _orthonormal(basis)
+
+    def project(x):
+        for _ in range(2):
+            x = x - matmul(q, matmul(q.T, x))
+        return x
+
+    return project
+
+
+@functools.partial(jax.jit, static_argnames=("block", "steps", "right"))
+def _complement_lanczos(op: Operator, u: jax.Array, vt: jax.Array, key: jax.Array, *, block: int, steps: int,
+                        right: bool):
+    """Largest Ritz value of ``C = B^T B`` (``right``) or ``B B^T`` on a block Krylov space of ``steps`` blocks:
+    the estimate of ``||B||_2``, ``B = (I - U U^T) A (I - V V^T)``."""
+    near, far = (vt.T, u) if right else (u, vt.T)  # the side Lanczos runs on, and the other
+    project_near, project_far = _projector(near), _projector(far)
+    forward, back = (op.matmat, op.rmatmat) if right else (op.rmatmat, op.matmat)
+
+    def normal(x):
+        return project_near(back(project_far(forward(project_near(x)).astype(x.dtype))).astype(x.dtype))
+
+    d, width = near.shape[0], block * steps
+    start = project_near(jax.random.normal(key, (d, block), dtype=near.dtype))
+    q0 = jnp.linalg.qr(project_near(jnp.linalg.qr(start)[0]))[0]
+
+    def step(j, carry):
+        basis, t, q = carry
+        basis = lax.dynamic_update_slice(basis, q, (0, j * block))
+        w = normal(q)
+        c = matmul(basis.T, w)  # rows past block j are zero: the later steps fill them
+        t = lax.dynamic_update_slice(t, c, (0, j * block))
+        t = lax.dynamic_update_slice(t, c.T, (j * block, 0))
+        w = w - matmul(basis, c)
+        for _ in range(2):  # the second pass also keeps a block of round-off (an exhausted space) orthonormal
+            w = project_near(w - matmul(basis, matmul(basis.T, w)))
+            w = w - matmul(basis, matmul(basis.T, w))
+            w = jnp.linalg.qr(w)[0]
+        return basis, t, w
+
+    init = (jnp.zeros((d, width), near.dtype), jnp.zeros((width, width), near.dtype), q0)
+    _, t, _ = lax.fori_loop(0, steps, step, init)
+    theta = jnp.linalg.eigvalsh(0.5 * (t + t.T))[-1]
+    return jnp.sqrt(jnp.maximum(theta, 0.0))
+
+
+@jax.jit
+def _complement_dense(op: Operator, u: jax.Array, vt: jax.Array):
+    """``||B||_2`` exactly, from the dense ``B`` built with ``min(m, n)`` products."""
+    m, n = op.shape
+    if n <= m:
+        dense = op.matmat(jnp.eye(n, dtype=u.dtype)).astype(u.dtype)
+    else:
+        dense = op.rmatmat(jnp.eye(m, dtype=u.dtype)).astype(u.dtype).T
+    v = vt.T
+    b = _projector(u)(dense)
+    b = _projector(v)(b.T).T
+    return jnp.linalg.svd(b, compute_uv=False)[0]
+
+
+def complement_norm(op: Operator, u, vt, *, key: jax.Array, block: int = TOP_BLOCK,
+                    margin: float = TOP_MARGIN, failure: float = TOP_FAILURE) -> tuple[float, str, int, float, int]:
+    """``(estimate of ||B||_2, method, steps, failure probability, products)`` for the claimed ``U``, ``V``."""
+    m, n = (int(x) for x in op.shape)
+    r = int(u.shape[1])
+    side = min(m, n)
+    if side - r <= 0:
+        return 0.0, "dense", 0, 0.0, 0
+    if side <= TOP_DENSE:
+        return float(to_host(_complement_dense(op, u, vt))), "dense", 0, 0.0, side
+    block = min(block, side - r)
+    steps = min(lanczos_steps(side - r, block=block, margin=margin, failure=failure), (side - r) // (2 * block))
+    estimate = _complement_lanczos(op, u, vt, key, block=block, steps=steps, right=n <= m)
+    return (float(to_host(estimate)), "lanczos", steps, failure_probability(side - r, steps, block, margin),
+            2 * block * steps)
+
+
+def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | None = None, top: bool = True,
+                iterations: int = 0, matvecs: int = 0, finished: bool = True) -> SVDResult:
+    """Certify a claimed top-``r`` SVD ``A ~ U diag(s) V^T`` of ``matrix`` (module docstring).
+
+    ``matrix``: a dense array, a scipy sparse matrix or an `amf.operators.Operator`; ``u (m, r)``, ``s (r,)``
+    descending, ``vt (r, n)``. ``tol``: relative residual tolerance (default `DEFAULT_TOL` of the dtype);
+    ``key``: the complement test's own PRNG key (default ``jax.random.key(0)``); ``top=False`` skips that test
+    (the certificate then says nothing about being the top ``r``). ``iterations``, ``matvecs`` and
+    ``finished`` (whether the solver met its own stopping rule) are the solver's, recorded as given.
+
+    The returned `SVDResult` holds the arrays and an `SVDCertificate`: ``converged`` when the residuals, the
+    orthonormality, the order (``s`` non-increasing, to ``tol s_1``) and the top test pass; else ``reason`` is
+    `Reason.BREAKDOWN` for non-finite values, `Reason.ITERATION_LIMIT` for an unfinished solver,
+    `Reason.TOLERANCE` otherwise.
+    """
+    op = jit_operator(as_operator(matrix))
     u, s, vt = jnp.asarray(u), jnp.asarray(s), jnp.asarray(vt)
+    if u.ndim != 2 or vt.ndim != 2 or s.ndim != 1 or not (u.shape[1] == s.shape[0] == vt.shape[0]) \
+            or (u.shape[0], vt.shape[1]) != tuple(op.shape):
+        raise InputError(f"a claimed SVD of a {tuple(op.shape)} matrix needs u (m, r), s (r,), vt (r, n); got u "
+                         f"{u.shape}, s {s.shape}, vt {vt.shape}")
+    if s.shape[0] == 0:
+        raise InputError("a claimed SVD needs at least one triplet")
+    tolerance = DEFAULT_TOL.get(np.dtype(s.dtype), 1e-8) if tol is None else float(tol)
     scale = jnp.maximum(s[0], jnp.finfo(s.dtype).tiny)
     groups = [
         _residual_columns(op, u[:, i : i + RESIDUAL_COLUMNS], s[i : i + RESIDUAL_COLUMNS],
@@ -64,10 +240,22 @@ def certify_svd(
     left = np.concatenate([to_host(g[0]) for g in groups])
     right = np.concatenate([to_host(g[1]) for g in groups])
     ortho = to_host(_orthonormality(u, vt))
+    test = None
+    if top:
+        key = jax.random.key(0) if key is None else key
+        s_host = to_host(s).astype(np.float64)
+        bound, method, steps, probability, products = complement_norm(op, u, vt, key=key)
+        threshold = float(s_host[-1] + 10 * tolerance * max(s_host[0], 0.0))
+        test = TopTest(bound, threshold, bool(bound <= threshold), probability, TOP_MARGIN, method, steps,
+                       min(TOP_BLOCK, max(min(op.shape) - s.shape[0], 0)), products)
+    s_sorted = to_host(s).astype(np.float64)
+    descending = bool(np.all(np.diff(s_sorted) <= tolerance * max(float(np.max(s_sorted)), 0.0)))
     converged = bool(
         np.all(left <= tolerance)
         and np.all(right <= tolerance)
         and float(ortho) <= max(tolerance, 1e4 * float(jnp.finfo(s.dtype).eps))
+        and descending
+        and (test is None or test.passed)
     )
     if converged:
         reason = Reason.CONVERGED
@@ -84,5 +272,7 @@ def certify_svd(
         tolerance=float(tolerance),
         converged=converged,
         reason=reason,
+        descending=descending,
+        top=test,
     )
     return SVDResult(to_host(u), to_host(s), to_host(vt), certificate)

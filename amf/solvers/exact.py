@@ -29,11 +29,12 @@ def default_tolerance(dtype) -> float:
     return 1e3 * float(jnp.finfo(dtype).eps)
 
 
-def exact_svd(matrix, k: int, *, tol: float | None = None, dtype=None) -> SVDResult:
+def exact_svd(matrix, k: int, *, tol: float | None = None, dtype=None, key: jax.Array | None = None) -> SVDResult:
     """Top ``k`` singular triplets of a dense matrix ``A (m, n)`` with ``1 <= k <= min(m, n)``.
 
     ``dtype`` defaults to the input's floating type. Returns an `SVDResult` whose certificate is converged
-    when every relative residual is at most ``tol`` (default `default_tolerance`).
+    when every relative residual is at most ``tol`` (default `default_tolerance`) and the complement test (with
+    ``key``) finds nothing outside the returned subspaces above ``s_k``.
     """
     matrix = jnp.asarray(matrix, dtype=dtype)
     if matrix.ndim != 2:
@@ -44,5 +45,5 @@ def exact_svd(matrix, k: int, *, tol: float | None = None, dtype=None) -> SVDRes
         raise ValueError(f"k must satisfy 1 <= k <= min(m, n) = {min(matrix.shape)}, got {k}")
     tol = default_tolerance(matrix.dtype) if tol is None else float(tol)
     u, s, vt = _truncated_svd(matrix, k)
-    return certify_svd(DenseOperator(matrix), u, s, vt, tolerance=tol, iterations=1, matvecs=0)
+    return certify_svd(DenseOperator(matrix), u, s, vt, tol=tol, key=key, iterations=1)
 

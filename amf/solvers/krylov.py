@@ -34,7 +34,7 @@ that recovers the other factor:
    once, a full one four times (at ``N = 10^6``, ``b = 4``: 101-136 vs 380-419 ms); the selective rows cut a
    ``10^6``-node solve from ~47 s to ~33 s.
 5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R``, ``R = X S Z^T`` (``k x k`` SVD),
-   ``u = Q X``, ``s = S``, ``v = V_k Z``; ``A v = s u`` holds to round-off. `amf.solution.certify_svd` then
+   ``u = Q X``, ``s = S``, ``v = V_k Z``; ``A v = s u`` holds to round-off. `amf.solvers.certify.certify_svd` then
    recomputes both residuals with two more block products.
 
 Why this method. A Krylov method: the spectra met here (``s_1 = 1``, a cluster near 1, a gap after the number
@@ -82,7 +82,7 @@ from jax import lax
 
 from amf._linalg import matmul
 from amf._validate import integer
-from amf.operators import DenseOperator, Operator, SparseOperator, as_operator
+from amf.operators import DenseOperator, Operator, SparseOperator, as_operator, is_array_pytree
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
 
@@ -442,28 +442,6 @@ def _solve_dense(dynamic_op, *, static_op, k: int, dtype_name: str):
     return u[:, :k], s[:k], vt[:k]
 
 
-@jax.tree_util.register_static
-@dataclasses.dataclass(frozen=True)
-class _StaticOperator:
-    """An operator that is not a pytree of arrays (e.g. `FunctionOperator`), as static jit data (hashed)."""
-
-    op: object
-
-    @property
-    def shape(self):
-        return self.op.shape
-
-    @property
-    def dtype(self):
-        return self.op.dtype
-
-    def matmat(self, x):
-        return self.op.matmat(x)
-
-    def rmatmat(self, y):
-        return self.op.rmatmat(y)
-
-
 def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
     """True when a group of equal singular values has ``block`` or more members and ends before the last of the
     ``k`` returned: a block method sees at most ``block`` copies of a repeated value, so more copies may exist and
@@ -484,13 +462,10 @@ def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
 
 
 def _split(op):
-    """``(dynamic, static)``: pytrees whose leaves are all arrays (none, for the CPU's `HostCSR` layout, which
-    travels as its token) are jit arguments (no recompile for new values); others (e.g. `FunctionOperator`, which
-    holds functions) are static, hashed by identity, and so kept alive by JAX's compilation cache."""
-    leaves = jax.tree_util.tree_leaves(op)
-    if all(isinstance(x, (jax.Array, np.ndarray)) for x in leaves):
-        return op, None
-    return None, op
+    """``(dynamic, static)``: an operator whose leaves are all arrays is a jit argument (no recompile for new
+    values); others (e.g. `FunctionOperator`, which holds functions) are static, hashed by identity, and so kept
+    alive by JAX's compilation cache."""
+    return (op, None) if is_array_pytree(op) else (None, op)
 
 
 def topk_svd(
@@ -535,8 +510,9 @@ def topk_svd(
     Returns
     -------
     `SVDResult` with ``u (m, k)``, ``s (k,)`` descending, ``vt (k, n)`` and a certificate from
-    `amf.solution.certify_svd` (residuals recomputed with two more block products; ``iterations`` = cycles,
-    ``matvecs`` = columns multiplied by ``A`` or ``A^T``).
+    `amf.solvers.certify.certify_svd`: residuals recomputed with two more block products, and the complement
+    test (with a key folded from ``key``) that no singular value outside the returned subspaces exceeds
+    ``s_k``; ``iterations`` = cycles, ``matvecs`` = columns multiplied by ``A`` or ``A^T``.
     """
     dtype = _check_dtype(dtype)
     op, dtype = _as_typed_operator(matrix, dtype)
@@ -579,9 +555,8 @@ def topk_svd(
         if not _saturated(np.asarray(s), plan_.block, tol):
             break
         block_size = 2 * plan_.block  # a repeated value filled the block: more copies may exist
-    checked = op if static_op is None else _StaticOperator(op)
-    result = certify_svd(checked, u, s, vt, tolerance=tol, iterations=iterations, matvecs=matvecs,
-                         finished=finished)
+    result = certify_svd(op, u, s, vt, tol=tol, key=jax.random.fold_in(key, 0x7E57), iterations=iterations,
+                         matvecs=matvecs, finished=finished)
     if n_rows is not None and n_rows < m:
         result = SVDResult(result.u[:n_rows], result.s, result.vt, result.certificate)
     return result
