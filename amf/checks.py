@@ -38,6 +38,10 @@ AMBIGUITY = 1e-3
 """Largest Davis–Kahan bound on the angle between the computed and a true ``span(U_k)`` at which basis-dependent
 quantities (``probe_error_ls``, the subspace checks) are judged; above it they are "ill-determined at this k"."""
 
+EMBEDDING_TOL = 1e-6
+"""Default relative tolerance of the checks on encoders that did not come from an SVD (gradient solvers, given
+embeddings): how close to a minimizer they must be to pass (a converged ``gd`` run reaches ~1e-9)."""
+
 N_TRIALS = 8
 """Random encoders tried by the Eckart–Young optimality checks on small graphs; 2 above ``dense_limit``, where
 each trial costs two ``N x k`` draws and a pass over the edges."""
@@ -84,14 +88,15 @@ class Context:
     ``singular_values`` has ``k + 1`` entries (``s_{k+1} = 0`` when ``k = min(N_V, N_L)``).
     """
 
-    def __init__(self, graph: CoOccurrence, solution: Solution, *, seed: int, dense_limit: int = DENSE_LIMIT):
-        if not solution.spectral:
+    def __init__(self, graph: CoOccurrence, solution: Solution, *, seed: int, dense_limit: int = DENSE_LIMIT,
+                 encoder_tolerance: float | None = None):
+        svd = solution.svd if solution.spectral else solution.reference
+        if svd is None:
             raise InputError(
-                f"the theory checks need a spectral solution (exact or krylov); the {solution.solver} solution "
-                "carries a training certificate, reported by amf.report.training_report")
+                f"the theory checks need the spectrum of Pn: the {solution.solver} solution has neither svd (a "
+                "spectral solution) nor reference (gradient solvers and given embeddings set it)")
         self.graph, self.solution, self.seed = graph, solution, seed
         self.k = solution.k
-        svd = solution.svd
         needed = min(self.k + 1, min(graph.shape))
         if len(svd.s) < needed or svd.u.shape[0] != graph.n_images or svd.vt.shape[1] != graph.n_texts:
             raise InputError(
@@ -104,6 +109,10 @@ class Context:
         self.singular_values = np.pad(s, (0, self.k + 1 - needed))  # s_{k+1} = 0 only when k = min(N_V, N_L)
         self.u = np.asarray(svd.u[:, :needed], dtype=np.float64)
         self.tol = solution_tolerance(solution.dtype)
+        if encoder_tolerance is None:
+            encoder_tolerance = self.tol if solution.spectral else EMBEDDING_TOL
+        self.encoder_tol = float(encoder_tolerance)
+        self.svd = svd
         # the solution's triplets certified afresh from Pn: residuals, orthonormality, and that they are the top
         claimed = svd.certificate.tolerance
         self.certificate = certify_svd(
@@ -133,6 +142,11 @@ class Context:
     def abar_u(self) -> np.ndarray:
         """``Abar_V U`` for the computed left singular vectors ``U (N_V, k+1)``, through ``P`` and ``D_L``."""
         return text_induced_matmat(self.graph, self.u)
+
+    @functools.cached_property
+    def subspace_distance(self) -> float:
+        """``||Pi_{col(F_V)} - Pi_{span(U_k)}||_2`` (0 for a minimizer, up to round-off; T2e)."""
+        return projector_distance(self.scaled_images, self.u[:, : self.k])
 
     @functools.cached_property
     def scaled_images(self) -> np.ndarray:
@@ -239,16 +253,17 @@ def solver_certificate(ctx: Context) -> Check:
     """T2: the returned triplets are singular triplets of ``Pn``: residuals and orthonormality recomputed from
     ``Pn`` (`amf.certify_svd`); the solver's own reported residuals count too (a solver that reports large
     residuals has failed, whatever a recomputation finds)."""
-    cert, own = ctx.certificate, ctx.solution.certificate
+    cert = ctx.certificate
+    own = ctx.solution.certificate if ctx.solution.spectral else ctx.svd.certificate  # the spectrum's claim
     ortho_tol = max(cert.tolerance, 1e4 * np.finfo(np.dtype(ctx.solution.dtype)).eps)
-    s = np.asarray(ctx.solution.svd.s, np.float64)
+    s = np.asarray(ctx.svd.s, np.float64)
     rise = max(float(np.max(np.diff(s), initial=0.0)), 0.0) / max(float(s.max()), np.finfo(float).tiny)
     value = max(cert.max_residual, own.max_residual, cert.orthonormality * cert.tolerance / ortho_tol, rise)
     return _check(
         "solver_certificate",
         value,
         cert.tolerance,
-        f"max relative residual of the {ctx.solution.solver} solver's {len(cert.residual_left)} triplets recomputed "
+        f"max relative residual of the {ctx.solution.solver} spectrum's {len(cert.residual_left)} triplets recomputed "
         f"from Pn {cert.max_residual:.2e} (reported {own.max_residual:.2e}); orthonormality error "
         f"{cert.orthonormality:.2e} (allowed {ortho_tol:.1e}); largest rise of s_i / s_1 {rise:.1e}",
     )
@@ -276,7 +291,7 @@ def eckart_young_loss(ctx: Context) -> Check:
     return _check(
         "eckart_young_loss",
         error,
-        ctx.tol,
+        ctx.encoder_tol,
         f"L(f_V, f_L) = {ctx.loss_at_solution:.12g} vs -sum s_i^2 = {ctx.loss_min:.12g}",
     )
 
@@ -309,7 +324,7 @@ def eckart_young_perturbations(ctx: Context) -> Check:
     return _check(
         "eckart_young_perturbations",
         violation,
-        ctx.tol,
+        ctx.encoder_tol,
         f"profile loss -tr(Pi Abar_V) = {-np.sum(mu):.12g}; the best rotation toward {d.shape[1]} other directions "
         f"gains {gain:.3e}; lowest reachable {lowest:.12g} >= -sum s_i^2 = {ctx.loss_min:.12g}",
     )
@@ -483,11 +498,17 @@ def sscl_same_subspace(ctx: Context) -> Check | Skipped:
     gap = values[k - 1] - values[k]
     sscl = vectors[:, :k] * np.sqrt(np.maximum(values[:k], 0.0))  # F = U_k S_k
     distance = projector_distance(sscl, ctx.scaled_images)
+    if ctx.solution.spectral:  # Davis-Kahan: the solver's accuracy over the gap
+        tolerance, rule = ctx.tol / min(1.0, gap), "tol / min(1, gap)"
+    else:  # encoders within a relative loss excess e of the minimum are within sin^2 = e |L_min| / gap of it
+        tolerance = float(np.sqrt(ctx.encoder_tol * max(1.0, abs(ctx.loss_min)) / gap))
+        rule = "sqrt(tol max(1, |L_min|) / gap), the angle a loss excess of tol allows"
     return _check(
         "sscl_same_subspace",
         distance,
-        ctx.tol / min(1.0, gap),
-        f"||Pi_SSCL - Pi_MMCL||_2 between the SSCL optimum on A_V and col(F_V) (eigengap {gap:.3g})",
+        tolerance,
+        f"||Pi_SSCL - Pi_MMCL||_2 between the SSCL optimum on A_V and col(F_V) (eigengap {gap:.3g}; tolerance "
+        f"{rule})",
     )
 
 
@@ -510,7 +531,7 @@ def sscl_optimum_loss(ctx: Context) -> Check:
     return _check(
         "sscl_optimum_loss",
         abs(loss - minimum) / max(1.0, abs(minimum)),
-        ctx.tol,
+        ctx.encoder_tol,
         f"L_S of the best SSCL encoder in col(F_V) = {loss:.12g} vs -sum s_i^4 = {minimum:.12g}",
     )
 

@@ -16,11 +16,12 @@ import numpy as np
 
 import synthetic
 from amf._format import format_report, format_training
+from amf.checks import EMBEDDING_TOL
 from amf.errors import InputError
 from amf.experiments.demo import DEMO_MODEL, DEMO_PARAMS
 from amf.experiments.demo import demo as run_demo
 from amf.graph import DENSE_LIMIT, CoOccurrence
-from amf.io import write_json, write_npz
+from amf.io import read_embeddings, write_json, write_npz
 from amf.report import training_report, verify
 from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS, solve
 from amf.solvers.training import OPTIMIZERS, SCHEDULES
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--json", help="write the report (JSON) here")
     ver.add_argument("--solver", choices=SPECTRAL_SOLVERS, default="exact", help=_solver_help(SPECTRAL_SOLVERS))
     ver.add_argument("--dense-limit", type=int, default=None, help="largest max(N_V,N_L)^2 for dense checks")
+    ver.add_argument("--embeddings", metavar="E.npz",
+                     help="judge these encoders (keys f_images (N_V, K), f_texts (N_L, K), e.g. from any trainer) "
+                          "instead of the solver's; the solver then computes only the reference spectrum")
+    ver.add_argument("--embedding-tolerance", type=float, default=EMBEDDING_TOL,
+                     help=f"relative tolerance of the checks on given embeddings (default {EMBEDDING_TOL:g})")
     ver.set_defaults(handler=_verify)
 
     solve = sub.add_parser("solve", help="factorize with one solver; write embeddings, curve and a report")
@@ -139,6 +145,7 @@ def _key_value(item: str) -> tuple[str, str]:
 
 def _verify(args) -> int:
     graph = _load(args)
+    embeddings = None if args.embeddings is None else read_embeddings(args.embeddings)
     report, _ = verify(
         graph,
         args.k,
@@ -147,6 +154,8 @@ def _verify(args) -> int:
         seed=args.seed,
         dense_limit=DENSE_LIMIT if args.dense_limit is None else args.dense_limit,
         devices=args.devices,
+        embeddings=embeddings,
+        embedding_tolerance=args.embedding_tolerance,
     )
     if _is_lead():
         print(format_report(report))

@@ -1,4 +1,5 @@
-"""Output files: atomic writes (a temporary file beside the target, then a rename), ``.npz`` and strict JSON."""
+"""Files: atomic writes (a temporary file beside the target, then a rename), ``.npz``, strict JSON, and reading
+embeddings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from amf.errors import InputError
 
 
 @contextlib.contextmanager
@@ -74,3 +77,20 @@ def json_safe(obj):
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     return obj
+
+
+def read_embeddings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """``(f_images, f_texts)`` from an ``.npz`` file with those two keys (as ``amf solve`` writes; pickles
+    refused), or `amf.errors.InputError` naming the problem."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = {"f_images", "f_texts"} - set(archive.files)
+            if missing:
+                raise InputError(f"embeddings file {path} lacks {', '.join(sorted(missing))} (it has "
+                                 f"{', '.join(archive.files) or 'no arrays'})")
+            return archive["f_images"], archive["f_texts"]
+    except InputError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot read embeddings file {path}: {first}") from None

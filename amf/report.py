@@ -10,7 +10,9 @@ import numpy as np
 import scipy
 
 from amf._version import __version__
-from amf.checks import Context, run_checks
+from amf import _validate
+from amf.checks import EMBEDDING_TOL, Context, run_checks
+from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Reason, Solution
 from amf.io import json_safe
@@ -48,22 +50,63 @@ def verify(
     seed: int = 0,
     dense_limit: int = DENSE_LIMIT,
     devices: int | None = None,
+    embeddings: tuple | None = None,
+    embedding_tolerance: float = EMBEDDING_TOL,
 ) -> tuple[dict, Solution]:
     """Solve ``graph`` at rank ``k`` and run every theory check; returns the report and the solution.
 
     ``devices`` shards the krylov solve (`amf.spectral.spectral_svd`); the checks then run on the gathered factors.
+
+    ``embeddings = (f_images, f_texts)`` (``(N_V, k)`` and ``(N_L, k)``, e.g. from a CLIP model trained on this
+    graph): the spectral ``solver`` computes only the reference spectrum, and the checks judge the given encoders
+    against it (loss against ``-sum s_i^2``, subspace, probe error, bounds), each at ``embedding_tolerance``
+    relative: ``passed`` only when they are a minimizer to that accuracy.
     """
     started = time.perf_counter()
-    solution = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
+    spectral = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
+    encoder_tolerance = None
+    if embeddings is None:
+        solution = spectral
+    else:
+        f_images, f_texts = check_embeddings(graph, k, embeddings)
+        encoder_tolerance = _validate.positive_float("embedding_tolerance", embedding_tolerance)
+        solution = Solution(f_images, f_texts, solver="embeddings", dtype="float64", certificate=spectral.certificate,
+                            reference=spectral.svd)
     solved = time.perf_counter()
-    report = build_report(graph, solution, seed=seed, dense_limit=dense_limit)
+    report = build_report(graph, solution, seed=seed, dense_limit=dense_limit, encoder_tolerance=encoder_tolerance)
+    if embeddings is not None:
+        report["embeddings"] = {"reference_solver": solver, "tolerance": encoder_tolerance}
     report["timings"] = {"solve_s": solved - started, "checks_s": time.perf_counter() - solved}
     return report, solution
 
 
-def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_limit: int = DENSE_LIMIT) -> dict:
-    """Report of a spectral ``solution`` of ``graph`` (docs/file-format.md keys plus certificate and environment)."""
-    ctx = Context(graph, solution, seed=seed, dense_limit=dense_limit)
+def check_embeddings(graph: CoOccurrence, k: int, embeddings) -> tuple[np.ndarray, np.ndarray]:
+    """``(f_images, f_texts)`` as finite float64 arrays of shapes ``(N_V, k)`` and ``(N_L, k)``, or `InputError`."""
+    if not isinstance(embeddings, (tuple, list)) or len(embeddings) != 2:
+        raise InputError("embeddings must be a pair (f_images, f_texts)")
+    out = []
+    for name, x, n in (("f_images", embeddings[0], graph.n_images), ("f_texts", embeddings[1], graph.n_texts)):
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} must be a numeric array, got {type(x).__name__}") from None
+        if arr.shape != (n, k):
+            raise InputError(f"{name} must have shape ({n}, {k}) for this graph at k = {k}, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{name} has {int(np.sum(~np.isfinite(arr)))} non-finite entries")
+        out.append(arr)
+    return out[0], out[1]
+
+
+def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_limit: int = DENSE_LIMIT,
+                 encoder_tolerance: float | None = None) -> dict:
+    """Report of a ``solution`` of ``graph`` (docs/file-format.md keys plus certificates and environment).
+
+    A spectral solution is judged with its own triplets; a gradient solution or given embeddings against their
+    ``reference`` spectrum, the checks on the encoders at ``encoder_tolerance`` (default
+    `amf.checks.EMBEDDING_TOL`).
+    """
+    ctx = Context(graph, solution, seed=seed, dense_limit=dense_limit, encoder_tolerance=encoder_tolerance)
     checks, skipped = run_checks(ctx)
     if ctx.dense:
         eigenvalues = ctx.abar_eigen[0]
@@ -89,6 +132,7 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         "alpha": ctx.alpha,
         "phi": ctx.phi,
         "probe_error_ls": ctx.probe_error,
+        "subspace_distance": ctx.subspace_distance,
         "subspace_determination": ctx.determination,
         "bounds": dict(ctx.bounds),
         "bounds_note": (

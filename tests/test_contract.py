@@ -5,6 +5,7 @@ a reason; old import paths keep working; the import graph of `amf` has no cycle.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -105,13 +106,18 @@ def test_reasons_name_the_failure(graph):
     assert exact.certificate.reason is Reason.CONVERGED
 
 
-def test_theory_checks_refuse_a_gradient_solution_with_a_reason(graph):
-    trained = amf.solve(graph, K, solver="gd", **FAST)
-    with pytest.raises(InputError, match="need a spectral solution"):
-        amf.build_report(graph, trained, seed=0)
-    report = amf.training_report(graph, trained, seed=0, settings={})
-    assert report["singular_values"] == pytest.approx(list(trained.reference.s))
-    assert report["certificate"]["reason"] == trained.certificate.reason.value
+def test_theory_checks_judge_a_gradient_solution_against_its_reference(graph):
+    trained = amf.solve(graph, K, solver="gd", progress=False)
+    report = amf.build_report(graph, trained, seed=0)
+    assert report["solver"] == "gd" and report["passed"] is True and report["subspace_distance"] <= 1e-3
+    short = amf.solve(graph, K, solver="gd", steps=10, chunk=10, progress=False)  # stopped early: it fails
+    assert amf.build_report(graph, short, seed=0)["passed"] is False
+    report = amf.training_report(graph, short, seed=0, settings={})
+    assert report["singular_values"] == pytest.approx(list(short.reference.s))
+    assert report["certificate"]["reason"] == short.certificate.reason.value
+    bare = dataclasses.replace(short, reference=None)
+    with pytest.raises(InputError, match="need the spectrum of Pn"):
+        amf.build_report(graph, bare, seed=0)
 
 
 def test_old_import_paths_keep_working():

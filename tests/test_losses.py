@@ -8,7 +8,9 @@ Gram-trick and segment-sum routes are compared with them to round-off.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -188,3 +190,35 @@ def test_pairs_joint_holds_degrees_and_sorted_rows():
     dense = np.zeros_like(a)
     dense[rows, np.asarray(joint.cols)] = np.asarray(joint.mass)
     np.testing.assert_allclose(dense, a, rtol=1e-14)
+
+
+def haochen_batch_loss(z1, z2, mu):
+    """HaoChen, Wei, Gaidon & Ma's spectral contrastive batch loss ``D(z1, z2, mu)`` as their released code
+    defines it, restated in numpy: rows of norm ``>= sqrt(mu)`` are rescaled to norm ``sqrt(mu)``, then
+    ``[-2 mean(z1 * z2) k + mean(off-diagonal (z1 z2^T)^2) B / (B - 1)] / mu``."""
+    def clip(z):
+        norm = np.linalg.norm(z, axis=1, keepdims=True)
+        return np.where(norm < np.sqrt(mu), z, z / norm * np.sqrt(mu))
+
+    z1, z2 = clip(z1), clip(z2)
+    b, k = z1.shape
+    square = (z1 @ z2.T) ** 2
+    part1 = -2.0 * np.mean(z1 * z2) * k
+    part2 = np.mean(square - np.diag(np.diag(square))) * b / (b - 1)
+    return (part1 + part2) / mu
+
+
+@pytest.mark.parametrize("mu", [1.0, 4.0, 25.0])
+def test_minibatch_estimator_is_haochen_batch_loss_times_mu(mu):
+    """docs/theory.md section 2: mu D(z1, z2, mu) equals amf's estimator when no row reaches norm sqrt(mu), and
+    differs once their clip fires; amf clips nothing."""
+    rng = np.random.default_rng(int(mu))
+    z1, z2 = rng.standard_normal((32, 5)), rng.standard_normal((32, 5))
+    scale = 0.9 * np.sqrt(mu) / max(np.linalg.norm(z1, axis=1).max(), np.linalg.norm(z2, axis=1).max())
+    z1, z2 = z1 * scale, z2 * scale  # every row below sqrt(mu): the clip does not fire
+    ours = float(mmcl_minibatch_loss(jnp.asarray(z1), jnp.asarray(z2)))
+    assert mu * haochen_batch_loss(z1, z2, mu) == pytest.approx(ours, rel=1e-12)
+    big = z1.copy()
+    big[0] *= 3.0 * np.sqrt(mu) / np.linalg.norm(big[0])  # one row past the clip
+    clipped = mu * haochen_batch_loss(big, z2, mu)
+    assert abs(clipped - float(mmcl_minibatch_loss(jnp.asarray(big), jnp.asarray(z2)))) > 1e-6

@@ -279,3 +279,35 @@ def test_ties_at_k_are_reported_ill_determined_not_judged():
     assert "ill-determined at this k" in skipped["sscl_same_subspace"]
     determined, _ = amf.verify(graph, 3)
     assert determined["subspace_determination"]["ill_determined"] is False and determined["passed"]
+
+
+def test_embeddings_from_any_trainer_are_judged_as_minimizers(case, tmp_path, capsys):
+    graph, svd = case
+    exact = solution_from(graph, truncated(svd, range(K + 1)))
+    m = _invertible(2)
+    rotated_pair = (exact.f_images @ m, exact.f_texts @ np.linalg.inv(m).T)
+    report, solution = amf.verify(graph, K, embeddings=rotated_pair)
+    assert report["passed"] is True and report["solver"] == "embeddings" and solution.reference is not None
+    assert report["subspace_distance"] <= 1e-8 and report["embeddings"]["tolerance"] == 1e-6
+    noisy = (exact.f_images + 1e-2 * np.random.default_rng(0).standard_normal(exact.f_images.shape), exact.f_texts)
+    report, _ = amf.verify(graph, K, embeddings=noisy)
+    assert report["passed"] is False and "eckart_young_loss" in {c["name"] for c in report["checks"] if not c["passed"]}
+    for bad, message in (((exact.f_images[:, :2], exact.f_texts), "must have shape"),
+                         ((exact.f_images * np.nan, exact.f_texts), "non-finite"),
+                         ((exact.f_images,), "a pair")):
+        with pytest.raises(InputError, match=message):
+            amf.verify(graph, K, embeddings=bad)
+    # the command line: a file with f_images and f_texts, exit 0 / 1 / 2
+    from amf.cli import main
+
+    graph.save(tmp_path / "g.npz")
+    np.savez(tmp_path / "good.npz", f_images=rotated_pair[0], f_texts=rotated_pair[1])
+    np.savez(tmp_path / "noisy.npz", f_images=noisy[0], f_texts=noisy[1])
+    np.savez(tmp_path / "short.npz", f_images=exact.f_images)
+    g = str(tmp_path / "g.npz")
+    assert main(["verify", g, "--k", str(K), "--embeddings", str(tmp_path / "good.npz")]) == 0
+    assert main(["verify", g, "--k", str(K), "--embeddings", str(tmp_path / "noisy.npz")]) == 1
+    capsys.readouterr()
+    assert main(["verify", g, "--k", str(K), "--embeddings", str(tmp_path / "short.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "lacks f_texts" in err and "\n" not in err
