@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -21,29 +22,66 @@ from amf.errors import InputError
 from amf.experiments.demo import DEMO_MODEL, DEMO_PARAMS
 from amf.experiments.demo import demo as run_demo
 from amf.graph import DENSE_LIMIT, CoOccurrence
-from amf.io import read_embeddings, write_json, write_npz
+from amf.io import (atomic_folder, check_output_file, check_output_folder, read_embeddings, write_json,
+                    write_npz)
 from amf.report import training_report, verify
 from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS, solve
 from amf.solvers.training import OPTIMIZERS, SCHEDULES
 
 
+SEED_MAX = 2**32 - 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``amf CMD: error: MESSAGE (see amf CMD --help)``, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    value = _integer(text)
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"seed must be an integer in [0, {SEED_MAX}], got {text}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="amf", description="Multi-modal contrastive learning as asymmetric matrix factorization, verified."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     demo = sub.add_parser("demo", help="build the default graph, solve, verify every check, write a figure")
-    demo.add_argument("--out", default="amf-out/demo", help="output folder (default: ./amf-out/demo)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--k", type=int, default=DEMO_PARAMS["n_classes"], help="embedding dimension")
+    demo.add_argument("--out", default="amf-out/demo", help="output folder, replaced whole (default: %(default)s)")
+    demo.add_argument("--force", action="store_true", help="replace an --out folder that amf did not write")
+    demo.add_argument("--seed", type=_seed, default=0, help="the run's one seed (default: %(default)s)")
+    demo.add_argument("--k", type=int, default=DEMO_PARAMS["n_classes"],
+                      help="embedding dimension (default: %(default)s)")
     demo.set_defaults(handler=_demo)
 
     gen = sub.add_parser("generate", help="write a synthetic graph file (.npz)")
     gen.add_argument("model", help="model name (see --list)", nargs="?")
     gen.add_argument("--out", help="output .npz path")
-    gen.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model parameter")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model parameter (repeatable)")
+    gen.add_argument("--seed", type=_seed, default=0, help="the generator's seed (default: %(default)s)")
     gen.add_argument("--list", action="store_true", help="list the models and their parameters")
     gen.set_defaults(handler=_generate)
 
@@ -51,27 +89,30 @@ def _parser() -> argparse.ArgumentParser:
     _graph_args(ver)
     ver.add_argument("--json", help="write the report (JSON) here")
     ver.add_argument("--solver", choices=SPECTRAL_SOLVERS, default="exact", help=_solver_help(SPECTRAL_SOLVERS))
-    ver.add_argument("--dense-limit", type=int, default=None, help="largest max(N_V,N_L)^2 for dense checks")
+    ver.add_argument("--dense-limit", type=_at_least(0), default=None,
+                     help=f"largest max(N_V, N_L)^2 for the dense checks (default: {DENSE_LIMIT})")
     ver.add_argument("--embeddings", metavar="E.npz",
                      help="judge these encoders (keys f_images (N_V, K), f_texts (N_L, K), e.g. from any trainer) "
                           "instead of the solver's; the solver then computes only the reference spectrum")
-    ver.add_argument("--embedding-tolerance", type=float, default=EMBEDDING_TOL,
+    ver.add_argument("--embedding-tolerance", type=_positive, default=EMBEDDING_TOL,
                      help=f"relative tolerance of the checks on given embeddings (default {EMBEDDING_TOL:g})")
     ver.set_defaults(handler=_verify)
 
     solve = sub.add_parser("solve", help="factorize with one solver; write embeddings, curve and a report")
     _graph_args(solve)
     solve.add_argument("--solver", choices=tuple(SOLVERS), default="exact", help=_solver_help(tuple(SOLVERS)))
-    solve.add_argument("--out", default="amf-out/solve", help="output folder")
+    solve.add_argument("--out", default="amf-out/solve", help="output folder, replaced whole (default: %(default)s)")
+    solve.add_argument("--force", action="store_true", help="replace an --out folder that amf did not write")
     train = solve.add_argument_group(f"gradient solvers ({', '.join(GRADIENT_SOLVERS)}); defaults per solver: "
                                      + "; ".join(f"{n}: {_defaults(n)}" for n in GRADIENT_SOLVERS))
-    train.add_argument("--steps", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--schedule", choices=SCHEDULES)
-    train.add_argument("--optimizer", choices=OPTIMIZERS)
-    train.add_argument("--tau", type=float, help="InfoNCE temperature")
-    train.add_argument("--normalize", action=argparse.BooleanOptionalAction, help="InfoNCE: L2-normalize embeddings")
+    train.add_argument("--steps", type=_at_least(1), help="optimizer steps (default: per solver, above)")
+    train.add_argument("--batch-size", type=_at_least(2), help="pairs per batch, sgd and infonce (default: 1024)")
+    train.add_argument("--lr", type=_positive, help="step size (default: per solver, above)")
+    train.add_argument("--schedule", choices=SCHEDULES, help="step-size schedule (default: per solver, above)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default: per solver, above)")
+    train.add_argument("--tau", type=_positive, help="InfoNCE temperature (infonce only; default: 0.1)")
+    train.add_argument("--normalize", action=argparse.BooleanOptionalAction,
+                       help="InfoNCE: L2-normalize embeddings (infonce only; default: on)")
     solve.set_defaults(handler=_solve)
     bench = sub.add_parser(
         "bench", help="run a benchmark from the checkout's benchmarks/ folder (peers timed in the same run)"
@@ -83,10 +124,20 @@ def _parser() -> argparse.ArgumentParser:
     figs = sub.add_parser("figures", help="regenerate the figures (results JSON + PNG per figure)")
     figs.add_argument("--only", help="one figure by name")
     figs.add_argument("--quick", action="store_true", help="fewer points, for a fast look")
-    figs.add_argument("--out", default="amf-out/figures", help="output folder")
-    figs.add_argument("--seed", type=int, default=0)
+    figs.add_argument("--out", default="amf-out/figures", help="output folder (default: %(default)s)")
+    figs.add_argument("--seed", type=_seed, default=0, help="the run's one seed (default: %(default)s)")
     figs.set_defaults(handler=_figures)
     return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
 
 
 def _solver_help(names: tuple[str, ...]) -> str:
@@ -100,14 +151,16 @@ def _defaults(name: str) -> str:
 def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="graph file (.npz)")
     p.add_argument("--k", type=int, required=True, help="embedding dimension")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float64",
+                   help="the solver's floating type (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="the run's one seed (default: %(default)s)")
     p.add_argument("--drop-isolated", action="store_true", help="drop images/texts without edges instead of failing")
     many = p.add_argument_group("many devices and hosts (krylov solver)")
-    many.add_argument("--devices", type=int, help="shard the solve over N devices (on a CPU: N fake CPU devices)")
+    many.add_argument("--devices", type=_at_least(1),
+                      help="shard the solve over N devices (on a CPU: N fake CPU devices)")
     many.add_argument("--coordinator", help="HOST:PORT of process 0, to join a multi-host run (jax.distributed)")
-    many.add_argument("--num-processes", type=int, help="processes in the multi-host run")
-    many.add_argument("--process-id", type=int, help="this process's index, 0 .. num-processes - 1")
+    many.add_argument("--num-processes", type=_at_least(1), help="processes in the multi-host run")
+    many.add_argument("--process-id", type=_at_least(0), help="this process's index, 0 .. num-processes - 1")
 
 
 def _load(args):
@@ -118,6 +171,8 @@ def _load(args):
 
 
 def _generate(args) -> int:
+    if args.out:
+        check_output_file(args.out)
     if args.list:
         for model in synthetic.MODELS.values():
             params = ", ".join(f"{k}={v}" for k, v in model.defaults.items())
@@ -144,6 +199,8 @@ def _key_value(item: str) -> tuple[str, str]:
 
 
 def _verify(args) -> int:
+    if args.json:
+        check_output_file(args.json, inputs=[args.graph] + ([args.embeddings] if args.embeddings else []))
     graph = _load(args)
     embeddings = None if args.embeddings is None else read_embeddings(args.embeddings)
     report, _ = verify(
@@ -166,15 +223,20 @@ def _verify(args) -> int:
 
 
 GRADIENT_OPTIONS = ("steps", "batch_size", "lr", "schedule", "optimizer", "tau", "normalize")
+ONLY_FOR = {"tau": ("infonce",), "normalize": ("infonce",), "batch_size": ("sgd", "infonce")}
+"""Gradient options that only some gradient solvers use (given to another, they are refused, not ignored)."""
 
 
 def _solve(args) -> int:
-    graph = _load(args)
-    out = Path(args.out)
     options = {name: getattr(args, name) for name in GRADIENT_OPTIONS if getattr(args, name) is not None}
+    for name in options:
+        if SOLVERS[args.solver].kind == "spectral":
+            raise _Usage(f"--{name.replace('_', '-')} applies to gradient solvers only")
+        if args.solver not in ONLY_FOR.get(name, (args.solver,)):
+            raise _Usage(f"--{name.replace('_', '-')} applies to {', '.join(ONLY_FOR[name])} only, not {args.solver}")
+    out = check_output_folder(args.out, force=args.force)
+    graph = _load(args)
     if SOLVERS[args.solver].kind == "spectral":
-        if options:
-            raise _Usage(f"--{next(iter(options)).replace('_', '-')} applies to gradient solvers only")
         report, solution = verify(
             graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed, devices=args.devices
         )
@@ -191,24 +253,31 @@ def _solve(args) -> int:
     return 1 if report["passed"] is False else 0  # None: a solver no criterion judges (infonce) ran
 
 
-def _write_results(out: Path, report: dict, solution) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    write_npz(out / "embeddings.npz", f_images=np.asarray(solution.f_images), f_texts=np.asarray(solution.f_texts))
-    if solution.curve is not None:
-        write_npz(out / "curve.npz", **{name: np.asarray(v) for name, v in solution.curve.items()})
-    write_json(out / "report.json", report)
+def _write_results(out: Path, report: dict, solution, extra=None) -> None:
+    """Write the results into a fresh folder that replaces ``out`` whole; ``extra(folder)`` adds more files."""
+    with atomic_folder(out) as folder:
+        write_npz(folder / "embeddings.npz", f_images=np.asarray(solution.f_images),
+                  f_texts=np.asarray(solution.f_texts))
+        if solution.curve is not None:
+            write_npz(folder / "curve.npz", **{name: np.asarray(v) for name, v in solution.curve.items()})
+        write_json(folder / "report.json", report)
+        if extra is not None:
+            extra(folder)
 
 
 def _demo(args) -> int:
     from figures import spectrum  # the figures package (matplotlib) loads only for the commands that draw
 
-    out = Path(args.out)
+    out = check_output_folder(args.out, force=args.force)
     print(f"default graph: {DEMO_MODEL} model {DEMO_PARAMS}, seed {args.seed}")
     result = run_demo(seed=args.seed, k=args.k)
     report = result.report
-    _write_results(out, report, result.solution)
-    result.graph.save(out / "graph.npz")
-    spectrum.plot(report, out / "spectrum.png")
+
+    def graph_and_figure(folder: Path) -> None:
+        result.graph.save(folder / "graph.npz")
+        spectrum.plot(report, folder / "spectrum.png")
+
+    _write_results(out, report, result.solution, extra=graph_and_figure)
     print(format_report(report))
     print("\ngradient descent on the population loss, against the exact minimizer:")
     print(format_training(report["gradient_descent"]))
@@ -289,8 +358,15 @@ def main(argv: list[str] | None = None) -> int:
             _start_devices(args)
         return args.handler(args)
     except (InputError, _Usage) as exc:
-        print(f"amf {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever a message quotes
+        print(f"amf {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outputs are atomic: nothing half-written stays behind
+        print(f"amf {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader (e.g. head) closed the pipe: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (the interpreter flushes stdout at exit)
+        return 0
 
 
 if __name__ == "__main__":

@@ -17,9 +17,17 @@ from amf.graph import CoOccurrence
 
 
 def class_indicator(labels: np.ndarray) -> sp.csr_array:
-    """One-hot ``Y`` (``N x C``, sparse) with ``C = max(label) + 1``."""
+    """One-hot ``Y`` (``N x C``, sparse), one column per distinct label in increasing order (``C`` is the number
+    of classes present, whatever the label ids: ImageNet-style ids cost nothing extra)."""
     n = len(labels)
-    return sp.csr_array((np.ones(n), (np.arange(n), labels)), shape=(n, int(labels.max()) + 1))
+    _, column = np.unique(labels, return_inverse=True)
+    return sp.csr_array((np.ones(n), (np.arange(n), column.ravel())), shape=(n, int(column.max()) + 1))
+
+
+def predicted_labels(graph: CoOccurrence, f_images: np.ndarray) -> np.ndarray:
+    """The least-squares probe's class for every image: the label id of its arg-max score (``N_V,``)."""
+    classes = np.unique(graph.image_labels)
+    return classes[np.argmax(probe_scores(graph, f_images), axis=1)]
 
 
 def alpha(graph: CoOccurrence) -> float | None:
@@ -53,12 +61,13 @@ def probe_error_ls(graph: CoOccurrence, f_images: np.ndarray) -> float | None:
     """
     if graph.image_labels is None:
         return None
-    predicted = np.argmax(probe_scores(graph, f_images), axis=1)
+    predicted = predicted_labels(graph, f_images)
     return float(graph.p_images[predicted != graph.image_labels].sum())
 
 
 def probe_scores(graph: CoOccurrence, f_images: np.ndarray) -> np.ndarray:
-    """Fitted scores ``f_V B*`` (``N_V x C``) of the least-squares probe on ``f_V (N_V, k)`` (needs image labels).
+    """Fitted scores ``f_V B*`` (``N_V x C``, columns the distinct labels in increasing order) of the least-squares
+    probe on ``f_V (N_V, k)`` (needs image labels).
 
     Normal equations ``(f_V^T D_V f_V) B = f_V^T D_V Y`` (``k x k``), solved by least squares so a
     rank-deficient ``f_V`` still gives the minimum-norm probe.

@@ -23,6 +23,9 @@ from amf.io import write_npz
 from amf.errors import InputError
 from amf.operators import SparseOperator, sparse_operator
 
+MAX_SIDE = 2**31 - 1
+"""Largest ``N_V`` or ``N_L`` a graph may declare (indices are int32 in the JAX operators)."""
+
 DENSE_LIMIT = 25_000_000
 """Largest ``N_V * N_L`` for which a dense normalized matrix is built (200 MB in float64)."""
 
@@ -68,6 +71,11 @@ class CoOccurrence:
         Raises `InputError` with a one-line message for every invalid input. With ``drop_isolated``, images
         and texts without an edge of positive weight are removed (with their labels) instead of rejected;
         ``graph.dropped`` says how many.
+
+        Time and memory follow the edges, never the declared shape: every node needs an edge, so a shape larger
+        than the number of entries is refused before anything of that size is allocated (with ``drop_isolated``
+        the used indices are renumbered from the edges alone). Weights whose sum would overflow or whose maximum
+        is below ``1e-300`` are rescaled by an exact power of two (the joint ``P`` does not change).
         """
         shape = _as_shape(shape)
         rows = _as_index(rows, "rows")
@@ -85,10 +93,32 @@ class CoOccurrence:
         if np.any(weights < 0):
             bad = int(np.flatnonzero(weights < 0)[0])
             raise InputError(f"weights must be >= 0, got {weights[bad]} at entry {bad}")
-        if not weights.sum() > 0:
+        if not np.any(weights > 0):
             raise InputError("weights sum to zero: the joint P = weights / weights.sum() is undefined")
+        weights = _rescaled(weights)
+        if not drop_isolated:
+            for n, name, symbol in ((shape[0], "image", "N_V"), (shape[1], "text", "N_L")):
+                if n > len(weights):
+                    raise InputError(
+                        f"shape declares {symbol} = {n} {name}s but the graph has {len(weights)} entries: at least "
+                        f"{n - len(weights)} {name}(s) have no edge; every node needs a positive marginal (use "
+                        "--drop-isolated to remove them)")
         image_labels = _as_labels(image_labels, shape[0], "image_labels", "N_V", minimum=0)
         text_labels = _as_labels(text_labels, shape[1], "text_labels", "N_L", minimum=-1)
+        if drop_isolated:
+            positive = weights > 0
+            used_v, rows = np.unique(rows[positive], return_inverse=True)
+            used_l, cols = np.unique(cols[positive], return_inverse=True)
+            weights = weights[positive]
+            w = sp.csr_array((weights, (rows.ravel(), cols.ravel())), shape=(len(used_v), len(used_l)))
+            w.sum_duplicates()
+            w.sort_indices()
+            return cls(
+                w,
+                None if image_labels is None else image_labels[used_v],
+                None if text_labels is None else text_labels[used_l],
+                dropped=(shape[0] - len(used_v), shape[1] - len(used_l)),
+            )
 
         w = sp.csr_array((weights, (rows, cols)), shape=shape)
         w.sum_duplicates()
@@ -96,26 +126,17 @@ class CoOccurrence:
         w.sort_indices()
         degree_v, degree_l = np.asarray(w.sum(axis=1)).ravel(), np.asarray(w.sum(axis=0)).ravel()
         lonely_v, lonely_l = np.flatnonzero(degree_v <= 0), np.flatnonzero(degree_l <= 0)
-        if not drop_isolated:
-            if len(lonely_v):
-                raise InputError(
-                    f"{len(lonely_v)} image(s) have no edge (first: image {lonely_v[0]}); every node needs a positive "
-                    "marginal (use --drop-isolated to remove them)"
-                )
-            if len(lonely_l):
-                raise InputError(
-                    f"{len(lonely_l)} text(s) have no edge (first: text {lonely_l[0]}); every node needs a positive "
-                    "marginal (use --drop-isolated to remove them)"
-                )
-            return cls(w, image_labels, text_labels)
-        keep_v, keep_l = degree_v > 0, degree_l > 0
-        w = sp.csr_array(w[keep_v][:, keep_l])
-        return cls(
-            w,
-            None if image_labels is None else image_labels[keep_v],
-            None if text_labels is None else text_labels[keep_l],
-            dropped=(len(lonely_v), len(lonely_l)),
-        )
+        if len(lonely_v):
+            raise InputError(
+                f"{len(lonely_v)} image(s) have no edge (first: image {lonely_v[0]}); every node needs a positive "
+                "marginal (use --drop-isolated to remove them)"
+            )
+        if len(lonely_l):
+            raise InputError(
+                f"{len(lonely_l)} text(s) have no edge (first: text {lonely_l[0]}); every node needs a positive "
+                "marginal (use --drop-isolated to remove them)"
+            )
+        return cls(w, image_labels, text_labels)
 
     @classmethod
     def from_edges(cls, edges, *, drop_isolated: bool = False) -> CoOccurrence:
@@ -135,13 +156,19 @@ class CoOccurrence:
         """Read a graph file: the ``.npz`` format of docs/file-format.md, or a ``scipy.sparse.save_npz`` file (no
         labels)."""
         path = Path(path)
+        if path.is_dir():
+            raise InputError(f"{path} is a folder, not a graph file")
         if not path.is_file():
             raise InputError(f"graph file not found: {path}")
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"cannot read graph file {path}: not an .npz archive (a .npy array or a text file "
+                             "renamed?)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise InputError(f"cannot read graph file {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"cannot read graph file {path}: {first}") from None
         if "format" in arrays and "rows" not in arrays:
             try:
                 matrix = sp.load_npz(path).tocoo()
@@ -271,10 +298,22 @@ class CoOccurrence:
 def _as_shape(shape) -> tuple[int, int]:
     arr = np.asarray(shape)
     if arr.shape != (2,) or not np.issubdtype(arr.dtype, np.integer):
-        raise InputError(f"shape must be two integers (N_V, N_L), got {shape!r}")
-    if np.any(arr <= 0):
-        raise InputError(f"shape must be positive, got ({arr[0]}, {arr[1]})")
-    return int(arr[0]), int(arr[1])
+        raise InputError(f"shape must be two integers (N_V, N_L), got an array of shape {arr.shape} and dtype "
+                         f"{arr.dtype}")
+    n_v, n_l = int(arr[0]), int(arr[1])  # Python ints: a uint64 2^64 - 1 stays itself, not -1
+    if n_v <= 0 or n_l <= 0:
+        raise InputError(f"shape must be positive, got ({n_v}, {n_l})")
+    if max(n_v, n_l) > MAX_SIDE:
+        raise InputError(f"shape ({n_v}, {n_l}) exceeds the largest side amf supports, {MAX_SIDE} nodes")
+    return n_v, n_l
+
+
+def _rescaled(weights: np.ndarray) -> np.ndarray:
+    """``weights`` times an exact power of two when their sum could overflow or their scale underflow."""
+    top = float(weights.max())
+    if 1e-300 <= top <= 1e300 / max(len(weights), 1):
+        return weights
+    return np.ldexp(weights, -int(np.floor(np.log2(top))))  # exact, and no overflow of 2^e itself
 
 
 def _as_index(x, name: str) -> np.ndarray:
@@ -283,6 +322,9 @@ def _as_index(x, name: str) -> np.ndarray:
         raise InputError(f"{name} must be a 1-D array, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise InputError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.size and arr.dtype == np.uint64 and int(arr.max()) > np.iinfo(np.int64).max:
+        bad = int(arr.max())
+        raise InputError(f"{name} index {bad} out of range (larger than any graph amf supports)")
     return arr.astype(np.int64)
 
 

@@ -7,6 +7,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -94,3 +95,64 @@ def read_embeddings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read embeddings file {path}: {first}") from None
+
+
+OUTPUT_MARKER = ".amf-output"
+"""File that marks a folder as written by amf (so a rerun may replace it)."""
+
+
+def check_output_file(path: str | os.PathLike, *, inputs=()) -> Path:
+    """Refuse, before any work, an output file that cannot be written: a folder, one of the ``inputs``, or a
+    place whose nearest existing folder is not writable. Returns the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"output {path} is a folder; name a file")
+    if any(path.resolve() == Path(p).resolve() for p in inputs):
+        raise InputError(f"output {path} is an input of this command; name another file")
+    _check_writable(path.parent)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Refuse, before any work, an output folder that is a file, or an existing folder that amf did not write
+    (it would be replaced; ``force`` allows it), or one under a folder that is not writable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"output folder {path} is an existing file")
+    if path.is_dir() and any(path.iterdir()) and not (path / OUTPUT_MARKER).exists() and not force:
+        raise InputError(f"output folder {path} exists and was not written by amf; it would be replaced "
+                         "(use --force, or another --out)")
+    _check_writable(path.parent)
+    return path
+
+
+def _check_writable(folder: Path) -> None:
+    existing = folder.resolve()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write under {existing}: not a writable folder")
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike):
+    """Yield a temporary sibling folder; on success it replaces ``path`` whole (with `OUTPUT_MARKER` inside), on
+    failure or interruption it is removed and ``path`` keeps what it had. Readers never see a half-written
+    folder, and a rerun leaves nothing of the previous run's files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        (tmp / OUTPUT_MARKER).write_text("written by amf\n")
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -16,7 +16,7 @@ import numpy as np
 
 import synthetic
 from amf._random import named_key
-from amf.downstream import probe_error_ls, probe_scores
+from amf.downstream import predicted_labels, probe_error_ls
 from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solvers.sampler import EdgeSampler
@@ -109,7 +109,7 @@ def population_probe_error(population: CoOccurrence, f_images: np.ndarray, prese
     mask[present] = True
     f = np.zeros((population.n_images, f_images.shape[1]))
     f[present] = f_images
-    predicted = np.argmax(probe_scores(population, f), axis=1)
+    predicted = predicted_labels(population, f)
     mistake = (predicted != labels) | ~mask
     missing = float(p[~mask].sum())
     present_mass = 1.0 - missing
