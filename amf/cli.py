@@ -25,6 +25,7 @@ from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.io import (atomic_folder, check_output_file, check_output_folder, read_embeddings, write_json,
                     write_npz)
 from amf.report import training_report, verify
+from amf.pairs import ids_path, read_pairs, write_pairs_graph
 from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS, solve
 from amf.solvers.training import OPTIMIZERS, SCHEDULES
 
@@ -121,6 +122,19 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("options", nargs=argparse.REMAINDER, help="passed to the benchmark (see its --help)")
     bench.set_defaults(handler=_bench)
 
+    graph_cmd = sub.add_parser("graph", help="build graph files from data")
+    graph_sub = graph_cmd.add_subparsers(dest="graph_command", required=True, metavar="ACTION", parser_class=_Parser)
+    pairs = graph_sub.add_parser("from-pairs", help="an image-text pair list (.csv, .tsv, .jsonl) as a graph file, "
+                                                    "plus the id-to-index mapping beside it (G.ids.json)")
+    pairs.add_argument("pairs", help="the pair list: .csv or .tsv with a header line, or .jsonl")
+    pairs.add_argument("--out", required=True, help="the graph file to write (.npz)")
+    pairs.add_argument("--image-col", default="image", help="column of the image ids (default: %(default)s)")
+    pairs.add_argument("--text-col", default="text", help="column of the text ids (default: %(default)s)")
+    pairs.add_argument("--weight-col", help="column of the pair weights (default: every line counts 1)")
+    pairs.add_argument("--image-label-col", help="column of the image labels (default: none)")
+    pairs.add_argument("--text-label-col", help="column of the text labels, empty = unknown (default: none)")
+    pairs.set_defaults(handler=_from_pairs)
+
     figs = sub.add_parser("figures", help="regenerate the figures (results JSON + PNG per figure)")
     figs.add_argument("--only", help="one figure by name")
     figs.add_argument("--quick", action="store_true", help="fewer points, for a fast look")
@@ -188,6 +202,17 @@ def _generate(args) -> int:
     graph = CoOccurrence.from_edges(edges)
     graph.save(args.out)
     print(f"wrote {args.out}: {graph}")
+    return 0
+
+
+def _from_pairs(args) -> int:
+    out = check_output_file(args.out, inputs=[args.pairs])
+    check_output_file(ids_path(out), inputs=[args.pairs])
+    pairs = read_pairs(args.pairs, image_col=args.image_col, text_col=args.text_col, weight_col=args.weight_col,
+                       image_label_col=args.image_label_col, text_label_col=args.text_label_col)
+    mapping = write_pairs_graph(pairs, out)
+    print(f"read {pairs.lines} lines: {pairs.shape[0]} images x {pairs.shape[1]} texts, {pairs.nnz} distinct pairs; "
+          f"wrote {out} and {mapping}")
     return 0
 
 

@@ -325,7 +325,7 @@ def _as_index(x, name: str) -> np.ndarray:
     if arr.size and arr.dtype == np.uint64 and int(arr.max()) > np.iinfo(np.int64).max:
         bad = int(arr.max())
         raise InputError(f"{name} index {bad} out of range (larger than any graph amf supports)")
-    return arr.astype(np.int64)
+    return arr.astype(np.int64, copy=False)
 
 
 def _as_float(x, name: str) -> np.ndarray:
@@ -334,7 +334,7 @@ def _as_float(x, name: str) -> np.ndarray:
         raise InputError(f"{name} must be a 1-D array, got shape {arr.shape}")
     if arr.size and not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise InputError(f"{name} must hold numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64)
+    return arr.astype(np.float64, copy=False)
 
 
 def _check_range(index: np.ndarray, bound: int, name: str, symbol: str) -> None:
