@@ -12,7 +12,6 @@ the solution are held to `solution_tolerance` of the solver's dtype.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 
@@ -27,6 +26,7 @@ from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Reason, Solution
 from amf.solvers.certify import DEFAULT_TOL, certify_svd
 from amf.text_induced import text_induced_graph, text_induced_matmat
+from amf.verdicts import Check, Skipped, verdict as _check
 
 IDENTITY_TOL = 1e-10
 """Relative tolerance of identities computed in float64 from the graph alone."""
@@ -50,36 +50,6 @@ each trial costs two ``N x k`` draws and a pass over the edges."""
 def solution_tolerance(dtype: str) -> float:
     """Relative tolerance for quantities derived from a solution computed in ``dtype``."""
     return {"float64": 1e-8, "float32": 1e-4}[dtype]
-
-
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """One verdict: ``passed`` is ``value <= tolerance``; ``detail`` says what was compared."""
-
-    name: str
-    passed: bool
-    value: float
-    tolerance: float
-    detail: str
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class Skipped:
-    """A check that did not run, and why."""
-
-    name: str
-    reason: str
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def _check(name: str, value: float, tolerance: float, detail: str) -> Check:
-    value = float(value)
-    return Check(name, bool(value <= tolerance), value, float(tolerance), detail)
 
 
 class Context:
@@ -206,7 +176,7 @@ class Context:
     @functools.cached_property
     def bounds(self) -> dict[str, float | None]:
         alpha = self.alpha if downstream.all_texts_labeled(self.graph) else None
-        return bounds(self.phi, alpha, self.s_next, self.unit_tolerance)
+        return downstream.bounds(self.phi, alpha, self.s_next, self.unit_tolerance)
 
     def random_images(self, name: str) -> np.ndarray:
         """Random ``f_V (N_V, k)`` drawn for purpose ``name``."""
@@ -581,23 +551,6 @@ def phi_at_most_2alpha(ctx: Context) -> Check | Skipped:
         return Skipped("phi_le_2alpha", "needs image labels and a label for every text")
     phi, alpha = ctx.phi, ctx.alpha
     return _check("phi_le_2alpha", phi - 2 * alpha, IDENTITY_TOL, f"phi = {phi:.6g} <= 2 alpha = {2 * alpha:.6g}")
-
-
-def bounds(
-    phi: float | None, alpha: float | None, s_next: float, unit_tolerance: float
-) -> dict[str, float | None]:
-    """The T4 bounds at ``s_{k+1}``: ``rigorous_phi = 2 phi / (1 - s^2)`` and ``rigorous_alpha = 4 alpha / (1 - s^2)``
-    (proved), and the paper's form ``4 alpha / (1 - s^2) + 8 alpha`` (constants not confirmed; reported beside
-    the proved form). None where undefined: ``phi`` or ``alpha`` None (the caller passes ``alpha = None`` unless
-    every text is labeled: with unlabeled texts ``4 alpha / (1 - s^2)`` is no bound), or ``s_{k+1}`` 1 up to
-    ``unit_tolerance`` (no spectral gap: more components than ``k``, say)."""
-    gap = 1.0 - s_next**2
-    defined = s_next < 1.0 - unit_tolerance
-    return {
-        "rigorous_phi": 2 * phi / gap if defined and phi is not None else None,
-        "rigorous_alpha": 4 * alpha / gap if defined and alpha is not None else None,
-        "paper_form": 4 * alpha / gap + 8 * alpha if defined and alpha is not None else None,
-    }
 
 
 def bound_rigorous_phi(ctx: Context) -> Check | Skipped:

@@ -79,3 +79,20 @@ def probe_scores(graph: CoOccurrence, f_images: np.ndarray) -> np.ndarray:
     rhs = (y.T @ (weights[:, None] * f)).T  # f^T D_V Y, k x C
     probe, *_ = np.linalg.lstsq(gram, rhs, rcond=None)
     return f @ probe
+
+
+def bounds(
+    phi: float | None, alpha: float | None, s_next: float, unit_tolerance: float
+) -> dict[str, float | None]:
+    """The T4 bounds at ``s_{k+1}``: ``rigorous_phi = 2 phi / (1 - s^2)`` and ``rigorous_alpha = 4 alpha / (1 - s^2)``
+    (proved), and the paper's form ``4 alpha / (1 - s^2) + 8 alpha`` (constants not confirmed; reported beside
+    the proved form). None where undefined: ``phi`` or ``alpha`` None (the caller passes ``alpha = None`` unless
+    every text is labeled: with unlabeled texts ``4 alpha / (1 - s^2)`` is no bound), or ``s_{k+1}`` 1 up to
+    ``unit_tolerance`` (no spectral gap: more components than ``k``, say)."""
+    gap = 1.0 - s_next**2
+    defined = s_next < 1.0 - unit_tolerance
+    return {
+        "rigorous_phi": 2 * phi / gap if defined and phi is not None else None,
+        "rigorous_alpha": 4 * alpha / gap if defined and alpha is not None else None,
+        "paper_form": 4 * alpha / gap + 8 * alpha if defined and alpha is not None else None,
+    }
