@@ -8,7 +8,7 @@ An encoder maps node indices to embeddings ``f(i)`` (``k`` numbers per node). Tw
   ``r = 1`` is the plain table. ``r_i = max(p_i, p_floor)^{-1/2}`` are the natural coordinates: with
   ``p_floor = 0``, ``theta = D^{1/2} f = F`` is the scaled factor of T1, where the loss is
   ``||Pn - F_V F_L^T||^2 - ||Pn||^2`` and ``||Pn||_2 = 1`` (T2c), so one step size suits every graph
-  (`amf.gradient` explains the choice per solver).
+  (the solver modules `amf.solvers.gd`, `sgd` and `infonce` explain the choice).
 - **MLP** on given node features ``x (N, d)``: ``f(i) = mlp(x_i)``, ReLU hidden layers, linear output.
 
 Initialization is small and size-free: ``f(i) ~ scale * N(0, I_k / k)`` for a table, so
