@@ -23,6 +23,8 @@ class GD(Objective):
 
     name = "gd"
     summary = "full-batch descent on the population loss (edges + k x k Gram trick)"
+    rule = ("loss_gap = (L - L_min) / sum_{2<=i<=k} s_i^2 <= tol and, where s_k - s_{k+1} >= 1e-3, the subspace "
+            "distance to span(U_k) <= tol")
     batched = False
     early_stop = True
     defaults = {"steps": 5000, "lr": 0.2, "optimizer": "momentum", "schedule": "constant", "chunk": 100}

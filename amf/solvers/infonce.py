@@ -27,6 +27,7 @@ class InfoNCE(Objective):
 
     name = "infonce"
     summary = "the symmetric CLIP loss with temperature (no theorem: measures reported)"
+    rule = "not judged: no theorem ties InfoNCE to the SVD; the measures are reported"
     batched = True
     rescaled = True
     defaults = {"steps": 5000, "lr": 1e-2, "optimizer": "adam", "schedule": "cosine", "chunk": 250,

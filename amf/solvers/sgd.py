@@ -26,6 +26,8 @@ class SGD(Objective):
 
     name = "sgd"
     summary = "minibatch training on pairs drawn from P with the unbiased estimator"
+    rule = ("the population loss_gap = (L - L_min) / sum_{2<=i<=k} s_i^2 <= tol and, where s_k - s_{k+1} >= 1e-3, "
+            "the subspace distance to span(U_k) <= tol")
     batched = True
     defaults = {"steps": 5000, "lr": 0.05, "optimizer": "sgd", "schedule": "cosine", "chunk": 250,
                 "batch_size": 1024}

@@ -56,6 +56,7 @@ class Objective:
     - ``batched``: trains on pairs ``(i_b, j_b) ~ P`` drawn each step (else on the whole graph);
     - ``defaults``: ``steps, lr, optimizer, schedule, chunk`` (and ``batch_size`` when batched);
     - ``tolerances``: per dtype name, the thresholds the criterion uses;
+    - ``rule``: what "converged" means, in words (the criterion states it with the measured values);
     - ``early_stop``: whether a run stops as soon as the criterion holds (else its schedule defines it);
     - ``rescaled``: whether the spectral loss is reported at the best scalar rescaling (objectives of another
       scale than the spectral loss, `amf.solvers.convergence.rescaled_loss`).
@@ -63,6 +64,7 @@ class Objective:
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    rule: ClassVar[str]
     batched: ClassVar[bool]
     defaults: ClassVar[Mapping[str, Any]]
     tolerances: ClassVar[Mapping[str, Mapping[str, float]]]

@@ -39,6 +39,8 @@ class Weighted(training.Objective):
 
     name = "weighted"
     summary = "-2 sum A<f,f'> + sum N<f,f'>^2 with reweighted negatives (stationarity; no SVD solution)"
+    rule = ("N = w w^T: as gd, against the eigenvector optimum of Abar; otherwise stationarity (relative loss change "
+            "and relative gradient norm <= tol), not a certified minimum")
     batched = False
     early_stop = True
     defaults = {"steps": 5000, "lr": 0.2, "optimizer": "momentum", "schedule": "constant", "chunk": 100}
