@@ -17,6 +17,7 @@ from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Reason, Solution
 from amf.io import json_safe
 from amf.solve import solve
+from amf.spectral import check_k
 
 
 def environment(seed: int, dtype: str) -> dict:
@@ -63,13 +64,14 @@ def verify(
     relative: ``passed`` only when they are a minimizer to that accuracy.
     """
     started = time.perf_counter()
-    spectral = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
     encoder_tolerance = None
+    if embeddings is not None:  # checked before the solve
+        f_images, f_texts = check_embeddings(graph, check_k(graph, k), embeddings)
+        encoder_tolerance = _validate.positive_float("embedding_tolerance", embedding_tolerance)
+    spectral = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
     if embeddings is None:
         solution = spectral
     else:
-        f_images, f_texts = check_embeddings(graph, k, embeddings)
-        encoder_tolerance = _validate.positive_float("embedding_tolerance", embedding_tolerance)
         solution = Solution(f_images, f_texts, solver="embeddings", dtype="float64", certificate=spectral.certificate,
                             reference=spectral.svd)
     solved = time.perf_counter()
