@@ -57,7 +57,11 @@ TOP_FAILURE = 1e-6
 """Target failure probability of the complement test: it takes as many Lanczos steps as that needs."""
 
 TOP_DENSE = 512
-"""Largest side at which the complement test is a dense SVD of ``B`` (exact, failure probability 0)."""
+"""Largest side at which the complement test is a dense SVD of ``B`` (exact, failure probability 0), when ``B``
+also has at most `TOP_DENSE_ENTRIES` entries."""
+
+TOP_DENSE_ENTRIES = 25_000_000
+"""Largest ``m n`` of a dense ``B`` (200 MB in float64): a small side beside a huge one takes the Lanczos route."""
 
 RESIDUAL_COLUMNS = 8
 """Triplets whose residuals are measured per block product (bounds the products' temporaries)."""
@@ -198,7 +202,7 @@ def complement_norm(op: Operator, u, vt, *, key: jax.Array, block: int = TOP_BLO
     side = min(m, n)
     if side - r <= 0:
         return 0.0, "dense", 0, 0.0, 0
-    if side <= TOP_DENSE:
+    if side <= TOP_DENSE and m * n <= TOP_DENSE_ENTRIES:
         return float(to_host(_complement_dense(op, u, vt))), "dense", 0, 0.0, side
     block = min(block, side - r)
     steps = min(lanczos_steps(side - r, block=block, margin=margin, failure=failure), (side - r) // (2 * block))
