@@ -386,12 +386,16 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split())  # one line, whatever a message quotes
         print(f"amf {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder that turned read-only: outputs are atomic, nothing half-written
+        if isinstance(exc, BrokenPipeError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (the reader closed the pipe: stop quietly)
+            return 0
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"amf {args.command}: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # outputs are atomic: nothing half-written stays behind
         print(f"amf {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader (e.g. head) closed the pipe: stop quietly
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (the interpreter flushes stdout at exit)
-        return 0
 
 
 if __name__ == "__main__":

@@ -225,3 +225,24 @@ def test_fuzz_argument_lists_never_crash(graph_file, tmp_path_factory, capsys, c
     status, err, seconds = run(argv, capsys)
     assert status in (0, 1, 2), (argv, status, err)
     assert "Traceback" not in err and (status != 2 or one_line(err)), (argv, err)
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(graph_file, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import amf.cli
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "report.json"))
+
+    monkeypatch.setattr(amf.cli, "write_json", full)
+    status, err, _ = run(["solve", str(graph_file), "--k", "2", "--out", str(tmp_path / "run")], capsys)
+    assert status == 2 and one_line(err) and "No space left on device" in err
+    assert list(tmp_path.iterdir()) == []  # no empty or partial folder
+
+
+def test_an_output_under_a_file_is_refused_first(graph_file, tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    status, err, _ = run(["verify", str(graph_file), "--k", "2", "--json", str(blocker / "r.json")], capsys)
+    assert status == 2 and one_line(err) and "not a writable folder" in err
