@@ -35,6 +35,9 @@ class Reason(str, enum.Enum):
     NOT_JUDGED = "not judged"
     """No criterion applies: the measures are reported, not judged."""
 
+    def __str__(self) -> str:
+        return self.value
+
 
 @runtime_checkable
 class Certificate(Protocol):
