@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import synthetic
-from amf import downstream
+from amf import _validate, downstream
 from amf.edits import (DEFAULT_FRACTIONS, METHODS, MAX_NODES, Edit, edit, exact_optimum, positive_phi,
                        spectrum)
 from amf.errors import InputError
@@ -92,8 +92,7 @@ def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image
               clip_k: int | None = None, seed: int = 0) -> Simulator:
     """Build the augmentation graph, ``A_S`` and the CLIP similarity (module docstring); ``clip_k`` defaults to
     ``n_classes``. Sizes: ``n_classes * images_per_class`` sources, ``views_per_image`` times as many views."""
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-        raise InputError(f"n_classes must be an integer >= 2 (a CLIP that knows classes), got {n_classes!r}")
+    n_classes = _validate.integer("n_classes", n_classes, 2)  # a CLIP that knows classes
     edges = synthetic.augmentation_model(n_classes=n_classes, images_per_class=images_per_class,
                                          views_per_image=views_per_image, strength=strength, confusion=confusion,
                                          seed=seed)
@@ -102,11 +101,8 @@ def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image
         raise InputError(f"the simulator is dense: at most {MAX_NODES} views, got {augmentation.n_images}")
     n_src = n_classes * images_per_class
     clip_k = n_classes if clip_k is None else clip_k
-    if isinstance(clip_k, bool) or not isinstance(clip_k, (int, np.integer)) or not 1 <= clip_k <= n_src:
-        raise InputError(f"clip_k must be an integer in [1, {n_src}], got {clip_k!r}")
-    if isinstance(clip_edges_per_image, bool) or not isinstance(clip_edges_per_image, (int, np.integer)) \
-            or clip_edges_per_image < 2:
-        raise InputError(f"clip_edges_per_image must be an integer >= 2, got {clip_edges_per_image!r}")
+    clip_k = _validate.integer("clip_k", clip_k, 1, n_src, f"sources = {n_src}")
+    clip_edges_per_image = _validate.integer("clip_edges_per_image", clip_edges_per_image, 2)
     captions = CoOccurrence.from_edges(synthetic.planted_model(
         n_images=n_src, n_texts=n_src, n_edges=int(clip_edges_per_image) * n_src, n_classes=n_classes,
         noise=clip_noise, degree_exponent=2.5, seed=seed))

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 import synthetic
+from amf import _validate
 from amf._random import named_key
 from amf.downstream import predicted_labels, probe_error_ls
 from amf.errors import InputError
@@ -167,9 +168,7 @@ def _draw_edges(sampler: EdgeSampler, key: jax.Array, size: int) -> jax.Array:
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n_pairs must be a positive integer, got {n!r}")
-    return int(n)
+    return _validate.integer("n_pairs", n, 1)
 
 
 # ---- the experiment --------------------------------------------------------------------------------------------

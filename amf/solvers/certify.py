@@ -211,14 +211,13 @@ def complement_norm(op: Operator, u, vt, *, key: jax.Array, block: int = TOP_BLO
             2 * block * steps)
 
 
-def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | None = None, top: bool = True,
+def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | None = None,
                 iterations: int = 0, matvecs: int = 0, finished: bool = True) -> SVDResult:
     """Certify a claimed top-``r`` SVD ``A ~ U diag(s) V^T`` of ``matrix`` (module docstring).
 
     ``matrix``: a dense array, a scipy sparse matrix or an `amf.operators.Operator`; ``u (m, r)``, ``s (r,)``
     descending, ``vt (r, n)``. ``tol``: relative residual tolerance (default `DEFAULT_TOL` of the dtype);
-    ``key``: the complement test's own PRNG key (default ``jax.random.key(0)``); ``top=False`` skips that test
-    (the certificate then says nothing about being the top ``r``). ``iterations``, ``matvecs`` and
+    ``key``: the complement test's own PRNG key (default ``jax.random.key(0)``). ``iterations``, ``matvecs`` and
     ``finished`` (whether the solver met its own stopping rule) are the solver's, recorded as given.
 
     The returned `SVDResult` holds the arrays and an `SVDCertificate`: ``converged`` when the residuals, the
@@ -244,22 +243,19 @@ def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | 
     left = np.concatenate([to_host(g[0]) for g in groups])
     right = np.concatenate([to_host(g[1]) for g in groups])
     ortho = to_host(_orthonormality(u, vt))
-    test = None
-    if top:
-        key = jax.random.key(0) if key is None else key
-        s_host = to_host(s).astype(np.float64)
-        bound, method, steps, probability, products = complement_norm(op, u, vt, key=key)
-        threshold = float(s_host[-1] + 10 * tolerance * max(s_host[0], 0.0))
-        test = TopTest(bound, threshold, bool(bound <= threshold), probability, TOP_MARGIN, method, steps,
-                       min(TOP_BLOCK, max(min(op.shape) - s.shape[0], 0)), products)
-    s_sorted = to_host(s).astype(np.float64)
-    descending = bool(np.all(np.diff(s_sorted) <= tolerance * max(float(np.max(s_sorted)), 0.0)))
+    s_host = to_host(s).astype(np.float64)
+    bound, method, steps, probability, products = complement_norm(
+        op, u, vt, key=jax.random.key(0) if key is None else key)
+    threshold = float(s_host[-1] + 10 * tolerance * max(s_host[0], 0.0))
+    test = TopTest(bound, threshold, bool(bound <= threshold), probability, TOP_MARGIN, method, steps,
+                   min(TOP_BLOCK, max(min(op.shape) - s.shape[0], 0)), products)
+    descending = bool(np.all(np.diff(s_host) <= tolerance * max(float(np.max(s_host)), 0.0)))
     converged = bool(
         np.all(left <= tolerance)
         and np.all(right <= tolerance)
         and float(ortho) <= max(tolerance, 1e4 * float(jnp.finfo(s.dtype).eps))
         and descending
-        and (test is None or test.passed)
+        and test.passed
     )
     if converged:
         reason = Reason.CONVERGED
