@@ -92,8 +92,8 @@ def train(
     The returned ``Solution`` has ``solver``, ``dtype``, float64 ``f_images``/``f_texts`` (for InfoNCE with
     ``normalize``, the L2-normalized embeddings the loss scores), ``reference``, a
     `amf.solution.TrainingCertificate` and ``curve`` with equal-length arrays ``step`` (steps done), ``loss``
-    (population spectral loss, float64), ``loss_gap``, ``objective`` (chunk mean of the training objective) and
-    ``seconds`` (wall time since the start, compilation included).
+    (population spectral loss, float64), ``loss_gap``, ``subspace_distance`` (to ``span(U_k)``), ``objective``
+    (chunk mean of the training objective) and ``seconds`` (wall time since the start, compilation included).
     """
     solver = _validate.choice("solver", solver, tuple(OBJECTIVES))
     k = check_k(graph, k)
@@ -162,15 +162,16 @@ def train(
             loss = convergence.rescaled_loss(joint64, f_v, f_l)
         else:
             loss = float(mmcl_loss(joint64, f_v, f_l))
-        return {"loss": loss, "loss_gap": convergence.relative_gap(loss, loss_min, informative)}
+        return {"loss": loss, "loss_gap": convergence.relative_gap(loss, loss_min, informative),
+                "subspace_distance": projector_distance(sqrt_p * f_v, u_k) if np.isfinite(f_v).all() else math.inf}
 
     def stop(p, curve):
         if not early_stop:
             return False
-        measures = _LazyMeasures(loss_gap=curve["loss_gap"][-1], eigengap=float(s[k - 1] - s[k]),
-                                 relative_change=training.relative_change(curve["objective"]))
+        measures = {"loss_gap": curve["loss_gap"][-1], "subspace_distance": curve["subspace_distance"][-1],
+                    "eigengap": float(s[k - 1] - s[k]),
+                    "relative_change": training.relative_change(curve["objective"])}
         measures["subspace_determined"] = measures["eigengap"] >= convergence.EIGENGAP_MIN
-        measures.compute["subspace_distance"] = lambda: projector_distance(sqrt_p * encoders_now(p)[0], u_k)
         return bool(objective.criterion(measures, tolerance)[0])
 
     result = training.fit(plan, params, data, hyper, seed=seed, evaluate=evaluate, stop=stop, progress=progress)
@@ -181,17 +182,3 @@ def train(
                                           finite=result.finite)
     return Solution(f_v, f_l, solver=solver, dtype=dtype, certificate=certificate, reference=reference,
                     curve=result.curve)
-
-
-class _LazyMeasures(dict):
-    """Measures for an early-stop test; an expensive one (in ``compute``) is computed only if the criterion asks."""
-
-    def __init__(self, **values):
-        super().__init__(**values)
-        self.compute: dict[str, Callable[[], float]] = {}
-
-    def __missing__(self, key):
-        if key not in self.compute:
-            raise KeyError(key)
-        self[key] = value = self.compute[key]()
-        return value
