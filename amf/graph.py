@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from amf.io import write_npz
+from amf.io import json_safe, write_npz
 from amf.errors import InputError
 from amf.operators import SparseOperator, sparse_operator
 
@@ -188,8 +189,11 @@ class CoOccurrence:
             drop_isolated=drop_isolated,
         )
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the graph file (docs/file-format.md format) atomically; `load` gives back the same graph exactly."""
+    def save(self, path: str | os.PathLike, *, metadata: dict | None = None) -> None:
+        """Write the graph file (docs/file-format.md format) atomically; `load` gives back the same graph exactly.
+
+        ``metadata`` (JSON-able: e.g. the generator's ``model``, ``params``, ``seed`` and the run's provenance)
+        is stored as one JSON string under the key ``metadata``; `read_metadata` reads it back."""
         coo = self._weights.tocoo()
         arrays = {
             "rows": coo.row.astype(np.int64),
@@ -201,6 +205,8 @@ class CoOccurrence:
             arrays["image_labels"] = self.image_labels
         if self.text_labels is not None:
             arrays["text_labels"] = self.text_labels
+        if metadata is not None:
+            arrays["metadata"] = np.asarray(json.dumps(json_safe(metadata), allow_nan=False))
         write_npz(path, **arrays)
 
     # ---- sizes and marginals ------------------------------------------------------------------------------
@@ -293,6 +299,15 @@ class CoOccurrence:
 
 
 # ---- validation helpers ----------------------------------------------------------------------------------
+
+
+def read_metadata(path: str | os.PathLike) -> dict | None:
+    """The ``metadata`` a graph file was saved with (`CoOccurrence.save`), or None when it has none."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["metadata"])) if "metadata" in data.files else None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"cannot read graph file {path}: {exc}") from None
 
 
 def _as_shape(shape) -> tuple[int, int]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import platform
 import time
 
-import jax
 import numpy as np
-import scipy
 
 from amf._version import __version__
 from amf import _validate
@@ -16,30 +13,9 @@ from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Reason, Solution
 from amf.io import json_safe
+from amf.provenance import environment
 from amf.solve import solve
 from amf.spectral import check_k
-
-
-def environment(seed: int, dtype: str) -> dict:
-    """Seed, versions, device and dtype: what every report records so a run can be repeated."""
-    device = jax.devices()[0]
-    return {
-        "seed": seed,
-        "dtype": dtype,
-        "device": {
-            "platform": device.platform,
-            "kind": device.device_kind,
-            "count": jax.device_count(),
-            "processes": jax.process_count(),
-        },
-        "versions": {
-            "amf": __version__,
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-        },
-    }
 
 
 def verify(
