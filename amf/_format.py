@@ -76,3 +76,19 @@ def format_training(report: dict) -> str:
         f"criterion: {c['criterion']}",
         verdict,
     ])
+
+
+def format_experiment(result: dict, headline: tuple[str, ...]) -> str:
+    """One line per setting of an experiment's ``results.json``: its params, checks passed over seeds, and the
+    seed mean (± std with several seeds) of each ``headline`` metric."""
+    rows = []
+    for row in result["summary"]:
+        params = ", ".join(f"{k}={_number(v) if not isinstance(v, str) else v}" for k, v in row["params"].items())
+        judged = row["passed"] + row["failed"]
+        cells = [params or "-", f"{row['passed']}/{judged}" if judged else "-"]
+        for name in headline:
+            m = row["metrics"].get(name)
+            cells.append("-" if m is None else _number(m["mean"]) if m["n"] < 2 else
+                         f"{_number(m['mean'])} ± {_number(m['std'])}")
+        rows.append(cells)
+    return table(["setting", "passed", *headline], rows)

@@ -1,4 +1,5 @@
-"""The ``amf`` command line: demo, generate, verify, solve, figures, bench (docs/file-format.md).
+"""The ``amf`` command line: demo, generate, verify, solve, experiment, run, figures, bench, graph
+(docs/file-format.md, docs/experiments.md).
 
 Exit status: 0 when everything ran and every check passed; 1 when a check failed; 2 for bad input or usage
 (one line on stderr, no traceback, nothing written).
@@ -16,21 +17,23 @@ import jax
 import numpy as np
 
 import synthetic
-from amf._format import format_report, format_training
+from amf._format import format_experiment, format_report, format_training, table
 from amf.checks import EMBEDDING_TOL
 from amf.errors import InputError
+from amf.experiments import EXPERIMENTS
+from amf.experiments.config import SEED_MAX, parse_set, read_toml
 from amf.experiments.demo import DEMO_MODEL, DEMO_PARAMS
 from amf.experiments.demo import demo as run_demo
+from amf.experiments.runner import execute
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.io import (atomic_folder, check_output_file, check_output_folder, read_embeddings, write_json,
                     write_npz)
 from amf.report import training_report, verify
 from amf.pairs import ids_path, read_pairs, write_pairs_graph
+from amf.provenance import Provenance, environment
 from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS, solve
 from amf.solvers.training import OPTIMIZERS, SCHEDULES
 
-
-SEED_MAX = 2**32 - 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,6 +138,20 @@ def _parser() -> argparse.ArgumentParser:
     pairs.add_argument("--text-label-col", help="column of the text labels, empty = unknown (default: none)")
     pairs.set_defaults(handler=_from_pairs)
 
+    exp = sub.add_parser("experiment", help="run one claim of the paper as a multi-seed, resumable experiment "
+                                            "('amf experiment list' lists them)")
+    exp.add_argument("name", help="experiment name, or 'list'")
+    _run_args(exp)
+    exp.add_argument("--quick", action="store_true", help="the quick preset: small graphs, few seeds, seconds")
+    exp.add_argument("--seed", type=_seed, help="first run seed (default: the preset's seeds)")
+    exp.add_argument("--seeds", type=_at_least(1), help="number of seeds: --seed S --seeds N runs S .. S+N-1")
+    exp.set_defaults(handler=_experiment)
+
+    run = sub.add_parser("run", help="run an experiment from a TOML config (see configs/)")
+    run.add_argument("config", help="the config file (.toml): experiment = NAME, quick, seeds, [config]")
+    _run_args(run)
+    run.set_defaults(handler=_run_config)
+
     figs = sub.add_parser("figures", help="regenerate the figures (results JSON + PNG per figure)")
     figs.add_argument("--only", help="one figure by name")
     figs.add_argument("--quick", action="store_true", help="fewer points, for a fast look")
@@ -142,6 +159,14 @@ def _parser() -> argparse.ArgumentParser:
     figs.add_argument("--seed", type=_seed, default=0, help="the run's one seed (default: %(default)s)")
     figs.set_defaults(handler=_figures)
     return parser
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config value, a TOML value; a list sweeps the key (e.g. --set 'noise=[0.1, 0.2]')")
+    p.add_argument("--out", help="run folder (default: runs/<date>-<experiment>-<n>/, resumed when it holds the "
+                                 "same config)")
+    p.add_argument("--force", action="store_true", help="use an --out folder that amf did not write")
 
 
 def _positive(text: str) -> float:
@@ -185,6 +210,7 @@ def _load(args):
 
 
 def _generate(args) -> int:
+    provenance = Provenance.start()
     if args.out:
         check_output_file(args.out)
     if args.list:
@@ -200,7 +226,8 @@ def _generate(args) -> int:
     except ValueError as exc:
         raise _Usage(str(exc)) from None
     graph = CoOccurrence.from_edges(edges)
-    graph.save(args.out)
+    graph.save(args.out, metadata={"model": edges.model, "params": edges.params, "seed": args.seed,
+                                   "provenance": {**provenance.as_dict(), **environment(args.seed, "float64")}})
     print(f"wrote {args.out}: {graph}")
     return 0
 
@@ -224,6 +251,7 @@ def _key_value(item: str) -> tuple[str, str]:
 
 
 def _verify(args) -> int:
+    provenance = Provenance.start([args.graph, args.embeddings])
     if args.json:
         check_output_file(args.json, inputs=[args.graph] + ([args.embeddings] if args.embeddings else []))
     graph = _load(args)
@@ -239,6 +267,7 @@ def _verify(args) -> int:
         embeddings=embeddings,
         embedding_tolerance=args.embedding_tolerance,
     )
+    report["provenance"] = provenance.as_dict()
     if _is_lead():
         print(format_report(report))
         if args.json:
@@ -259,6 +288,7 @@ def _solve(args) -> int:
             raise _Usage(f"--{name.replace('_', '-')} applies to gradient solvers only")
         if args.solver not in ONLY_FOR.get(name, (args.solver,)):
             raise _Usage(f"--{name.replace('_', '-')} applies to {', '.join(ONLY_FOR[name])} only, not {args.solver}")
+    provenance = Provenance.start([args.graph])
     out = check_output_folder(args.out, force=args.force)
     graph = _load(args)
     if SOLVERS[args.solver].kind == "spectral":
@@ -271,6 +301,7 @@ def _solve(args) -> int:
         settings = {"solver": args.solver, "k": args.k, "dtype": args.dtype, "seed": args.seed, **options}
         report = training_report(graph, solution, seed=args.seed, settings=settings)
         text = format_training(report)
+    report["provenance"] = provenance.as_dict()
     if _is_lead():
         _write_results(out, report, solution)
         print(text)
@@ -293,13 +324,16 @@ def _write_results(out: Path, report: dict, solution, extra=None) -> None:
 def _demo(args) -> int:
     from figures import spectrum  # the figures package (matplotlib) loads only for the commands that draw
 
+    provenance = Provenance.start()
     out = check_output_folder(args.out, force=args.force)
     print(f"default graph: {DEMO_MODEL} model {DEMO_PARAMS}, seed {args.seed}")
     result = run_demo(seed=args.seed, k=args.k)
     report = result.report
+    report["provenance"] = provenance.as_dict()
 
     def graph_and_figure(folder: Path) -> None:
-        result.graph.save(folder / "graph.npz")
+        result.graph.save(folder / "graph.npz", metadata={"model": DEMO_MODEL, "params": DEMO_PARAMS,
+                                                          "seed": args.seed, "provenance": report["provenance"]})
         spectrum.plot(report, folder / "spectrum.png")
 
     _write_results(out, report, result.solution, extra=graph_and_figure)
@@ -321,6 +355,50 @@ def _bench(args) -> int:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main(args.options)
+
+
+def _experiment(args) -> int:
+    if args.name == "list":
+        rows = [[e.name, e.claim, f"~{e.quick_seconds:.0f} s"] for e in EXPERIMENTS.values()]
+        print(table(["experiment", "claim", "--quick"], rows))
+        return 0
+    experiment = _lookup(args.name)
+    values = dict(parse_set(item) for item in args.set)
+    seeds = None
+    if args.seed is not None or args.seeds is not None:
+        count = args.seeds or len(experiment.make_config(quick=args.quick).seeds)
+        first = args.seed or 0
+        if first + count - 1 > SEED_MAX:
+            raise _Usage(f"--seed {first} --seeds {count} runs past the largest seed {SEED_MAX}")
+        seeds = list(range(first, first + count))
+    config = experiment.make_config(quick=args.quick, values=values, seeds=seeds)
+    return _execute(experiment, config, args, inputs=())
+
+
+def _run_config(args) -> int:
+    data = read_toml(args.config)
+    experiment = _lookup(data["experiment"])
+    values = {**data.get("config", {}), **dict(parse_set(item) for item in args.set)}
+    config = experiment.make_config(quick=data.get("quick", False), values=values, seeds=data.get("seeds"))
+    return _execute(experiment, config, args, inputs=(args.config,))
+
+
+def _lookup(name: str):
+    if name not in EXPERIMENTS:
+        raise _Usage(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)} (or list)")
+    return EXPERIMENTS[name]
+
+
+def _execute(experiment, config, args, *, inputs) -> int:
+    try:
+        result, folder = execute(experiment, config, out=args.out, force=args.force, inputs=inputs)
+    except KeyboardInterrupt:
+        print(f"amf {args.command}: interrupted; the points finished so far are saved: rerun the same command "
+              "to resume", file=sys.stderr)
+        return 130
+    print(format_experiment(result.as_dict(), experiment.headline))
+    print(f"{len(result.points)} points: {result.computed} computed, {result.reused} reused; results in {folder}/")
+    return 0 if result.passed else 1
 
 
 def _figures(args) -> int:

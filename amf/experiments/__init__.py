@@ -1,34 +1,21 @@
-"""Experiments: verified solves on synthetic graphs, returning plain JSON-able results that figures plot.
+"""Experiments: every claim of the paper as a configurable, multi-seed, resumable run (docs/experiments.md).
 
-`EXPERIMENTS` is the registry, name -> `Experiment` (the function ``run(*, quick, seed) -> dict`` and the claim
-it tests). Modules: `sweeps` (the T5 sweeps), `empirical` (finite samples), `clip_resampling` (the paper's
-CLIP-guided resampling on a synthetic simulator), `demo` (the ``amf demo`` pipeline).
+`EXPERIMENTS` is the registry, CLI name -> `Experiment` (its claim, `Config` dataclass, quick preset and the
+function that measures one point); `runner.run` runs one, `runner.prepare`/`runner.finish` manage its run folder.
+Modules: `captions` (consistency, diversity), `mmcl_vs_sscl`, `bound_tightness`, `empirical` (finite samples),
+`training`, `equivalence`, `resampling` (on the `clip_resampling` simulator); `demo` is the ``amf demo`` pipeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
-
-from amf.experiments.clip_resampling import resampling
+from amf.experiments import bound_tightness, equivalence, mmcl_vs_sscl, resampling, training
+from amf.experiments.captions import CONSISTENCY, DIVERSITY
 from amf.experiments.demo import demo
-from amf.experiments.empirical import finite_samples
-from amf.experiments.sweeps import diversity_sweep, mmcl_vs_sscl
+from amf.experiments.empirical import EXPERIMENT as FINITE_SAMPLES
+from amf.experiments.runner import Experiment, Result, run
 
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    CONSISTENCY, DIVERSITY, mmcl_vs_sscl.EXPERIMENT, bound_tightness.EXPERIMENT, FINITE_SAMPLES,
+    training.EXPERIMENT, equivalence.EXPERIMENT, resampling.EXPERIMENT)}
 
-class Experiment(NamedTuple):
-    run: Callable[..., dict]
-    claim: str
-
-
-EXPERIMENTS: dict[str, Experiment] = {
-    "diversity": Experiment(diversity_sweep, "T5: diverse captions open the spectral gap; the bound turns informative"),
-    "mmcl_vs_sscl": Experiment(mmcl_vs_sscl,
-                               "T5: captions are diverse, augmentations consistent; the bound weighs both"),
-    "finite_samples": Experiment(finite_samples,
-                                 "T4: the empirical minimizer's probe error falls toward the population's as n grows"),
-    "resampling": Experiment(resampling,
-                             "section 5: the paper's four CLIP-guided edits of SSCL on a synthetic simulator"),
-}
-
-__all__ = ["EXPERIMENTS", "Experiment", "demo", "diversity_sweep", "finite_samples", "mmcl_vs_sscl", "resampling"]
+__all__ = ["EXPERIMENTS", "Experiment", "Result", "demo", "run"]

@@ -1,0 +1,53 @@
+"""The metrics of one experiment point, named as in the verify report (docs/file-format.md).
+
+`verified` runs `amf.report.verify` (every theory check) on a graph at rank ``k`` and keeps:
+``probe_error_ls`` (E_LS), ``alpha``, ``phi``, ``s_k``, ``s_next`` (``s_{k+1}``), ``gap`` (``1 - s_{k+1}^2``),
+``bound_rigorous_phi`` (``2 phi / gap``, proved), ``bound_rigorous_alpha`` (``4 alpha / gap``),
+``bound_paper_form`` (``4 alpha / gap + 8 alpha``, the paper's form, not a verdict), ``vacuous`` (the proved bound
+is at least 1, i.e. says nothing), the graph's size and ``passed`` (every check held).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from amf.graph import CoOccurrence
+from amf.report import verify
+
+
+def verified(graph: CoOccurrence, k: int, seed: int) -> dict:
+    """The metrics above for ``graph`` at rank ``k`` (module docstring)."""
+    report, _ = verify(graph, k, seed=seed)
+    s = report["singular_values"]
+    s_next = s[k] if len(s) > k else 0.0
+    bounds = report["bounds"]
+    rigorous = bounds["rigorous_phi"]
+    return {
+        "probe_error_ls": report["probe_error_ls"],
+        "alpha": report["alpha"],
+        "phi": report["phi"],
+        "s_k": s[k - 1],
+        "s_next": s_next,
+        "gap": 1.0 - s_next**2,
+        "bound_rigorous_phi": rigorous,
+        "bound_rigorous_alpha": bounds["rigorous_alpha"],
+        "bound_paper_form": bounds["paper_form"],
+        "vacuous": None if rigorous is None else bool(rigorous >= 1.0),
+        "n_images": graph.n_images,
+        "n_texts": graph.n_texts,
+        "nnz": graph.nnz,
+        "failed_checks": [c["name"] for c in report["checks"] if not c["passed"]],
+        "passed": bool(report["passed"]),
+    }
+
+
+def matched_rows(labels: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """A permutation ``perm`` with ``labels[perm] == target``: the i-th node of class c in ``target`` order gets
+    the i-th node of class c in ``labels`` (both must hold each class equally often)."""
+    order_from = np.argsort(labels, kind="stable")
+    order_to = np.argsort(target, kind="stable")
+    if not np.array_equal(labels[order_from], target[order_to]):
+        raise ValueError("the two label arrays hold different class counts")
+    perm = np.empty_like(order_from)
+    perm[order_to] = order_from
+    return perm

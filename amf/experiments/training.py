@@ -1,0 +1,105 @@
+"""How far the spectral theory describes the losses practice trains: gd, sgd and InfoNCE on one graph.
+
+One `synthetic.planted_model` graph, its exact top ``k + 1`` singular triplets as the reference. Per solver:
+the population spectral loss against step beside ``L_min = -sum_{i<=k} s_i^2`` (InfoNCE's after the best scalar
+rescaling of its product, `amf.solvers.convergence.rescaled_loss`), the subspace distance to ``span(U_k)``
+against step (``arrays``: ``step``, ``loss``, ``loss_gap``, ``subspace_distance``, ``objective``), and the final
+certificate. InfoNCE is swept over the temperature ``tau``: its alignment with ``span(U_k)`` and its probe error
+against ``tau``. gd and sgd are judged by their certificates; InfoNCE is not judged (``passed = null``): no
+theorem ties its optimum to the SVD.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+import synthetic
+from amf.errors import InputError
+from amf.experiments.config import param
+from amf.experiments.runner import Experiment
+from amf.graph import CoOccurrence
+from amf.solvers.train import OBJECTIVES, train
+from amf.spectral import reference_svd
+
+SOLVERS = tuple(OBJECTIVES)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    n_images: int = param(300, kind=int, low=2, help="N_V of the planted graph")
+    n_texts: int = param(240, kind=int, low=2, help="N_L")
+    n_edges: int = param(5000, kind=int, low=4, help="stored edges")
+    n_classes: int = param(4, kind=int, low=2, help="planted classes")
+    noise: float = param(0.1, kind=float, low=0.0, high=1.0, help="planted class noise")
+    k: int = param(0, kind=int, low=0, help="rank; 0 = n_classes")
+    solver: str = param(SOLVERS, kind=str, choices=SOLVERS, help="gradient solvers trained")
+    tau: float = param((0.05, 0.1, 0.2, 0.5, 1.0), kind=float, low=0.0, low_open=True,
+                       help="InfoNCE temperatures (infonce only)")
+    steps: int = param(0, kind=int, low=0, help="optimizer steps; 0 = each solver's default")
+    batch_size: int = param(1024, kind=int, low=2, help="pairs per batch (sgd, infonce)")
+    graph_seed: int = param(0, kind=int, low=0, high=2**32 - 1,
+                            help="seed of the graph (the run seeds initialize and sample the training)")
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def grid(self) -> list[dict]:
+        """Each listed solver once; InfoNCE once per temperature (``tau = None`` for the others)."""
+        solvers = self.solver if isinstance(self.solver, tuple) else (self.solver,)
+        taus = self.tau if isinstance(self.tau, tuple) else (self.tau,)
+        return [{"solver": s, "tau": t} for s in solvers for t in (taus if s == "infonce" else (None,))]
+
+    def validate(self) -> None:
+        if max(self.k, self.n_classes) >= min(self.n_images, self.n_texts):
+            raise InputError("config keys 'k' and 'n_classes' must be below min(n_images, n_texts)")
+        if self.n_edges < self.n_images + self.n_texts:
+            raise InputError(f"config key 'n_edges' must be >= n_images + n_texts = {self.n_images + self.n_texts}")
+
+
+def measure(config: TrainingConfig, seed: int) -> dict:
+    graph = CoOccurrence.from_edges(synthetic.planted_model(
+        n_images=config.n_images, n_texts=config.n_texts, n_edges=config.n_edges, n_classes=config.n_classes,
+        noise=config.noise, seed=config.graph_seed))
+    k = config.k or config.n_classes
+    reference = reference_svd(graph, k)
+    options = {"steps": config.steps or None, "seed": seed, "reference": reference, "progress": False}
+    if config.solver != "gd":
+        options["batch_size"] = config.batch_size
+    if config.solver == "infonce":
+        options["tau"] = config.tau
+    solution = train(graph, k, solver=config.solver, **options)
+    cert = solution.certificate
+    curve = solution.curve
+    return {
+        "k": k, "loss": cert.loss, "loss_min": cert.loss_min, "loss_gap": cert.loss_gap,
+        "subspace_distance": cert.subspace_distance, "probe_error_ls": cert.probe_error,
+        "probe_error_optimal": cert.probe_error_optimal, "iterations": int(cert.iterations),
+        "reason": str(cert.reason), "criterion": cert.criterion,
+        "arrays": {name: np.asarray(curve[name]) for name in ("step", "loss", "loss_gap", "subspace_distance",
+                                                              "objective")},
+        "passed": None if config.solver == "infonce" else bool(cert.converged),
+    }
+
+
+def summarize(config: TrainingConfig, points: list[dict]) -> dict:
+    """``temperature``: InfoNCE's seed-mean subspace distance, loss gap and probe error against ``tau``."""
+    taus = sorted({p["params"]["tau"] for p in points if p["params"]["solver"] == "infonce"})
+    rows = []
+    for tau in taus:
+        group = [p for p in points if p["params"]["solver"] == "infonce" and p["params"]["tau"] == tau]
+        rows.append({"tau": tau, **{m: float(np.mean([p[m] for p in group]))
+                                    for m in ("subspace_distance", "loss_gap", "probe_error_ls")}})
+    return {"temperature": rows}
+
+
+EXPERIMENT = Experiment(
+    name="training",
+    claim="gd and sgd reach the Eckart-Young optimum; InfoNCE, the loss practice uses, is aligned with span(U_k) "
+          "only partly, depending on its temperature",
+    config=TrainingConfig,
+    quick={"steps": 400, "batch_size": 256, "tau": [0.1, 0.5], "seeds": [0]},
+    measure=measure,
+    summarize=summarize,
+    headline=("loss_gap", "subspace_distance", "probe_error_ls"),
+    quick_seconds=12.0,
+)
