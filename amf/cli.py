@@ -25,6 +25,7 @@ from amf.experiments.config import SEED_MAX, parse_set, read_toml
 from amf.experiments.demo import DEMO_MODEL, DEMO_PARAMS
 from amf.experiments.demo import demo as run_demo
 from amf.experiments.runner import execute
+from figures import BENCH_RESULTS
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.io import (atomic_folder, check_output_file, check_output_folder, read_embeddings, write_json,
                     write_npz)
@@ -152,11 +153,18 @@ def _parser() -> argparse.ArgumentParser:
     _run_args(run)
     run.set_defaults(handler=_run_config)
 
-    figs = sub.add_parser("figures", help="regenerate the figures (results JSON + PNG per figure)")
-    figs.add_argument("--only", help="one figure by name")
-    figs.add_argument("--quick", action="store_true", help="fewer points, for a fast look")
+    figs = sub.add_parser("figures", help="draw the figures from saved experiment results (computing only what is "
+                                          "missing) and write DIR/manifest.json")
+    figs.add_argument("--only", nargs="+", metavar="NAME", default=[], help="these figures only (default: all)")
+    figs.add_argument("--quick", action="store_true", help="the experiments' quick presets (seconds each)")
     figs.add_argument("--out", default="amf-out/figures", help="output folder (default: %(default)s)")
-    figs.add_argument("--seed", type=_seed, default=0, help="the run's one seed (default: %(default)s)")
+    figs.add_argument("--format", default="png,pdf", help="comma-separated png, pdf, svg (default: %(default)s)")
+    figs.add_argument("--dpi", type=_at_least(20), default=150, help="raster resolution (default: %(default)s)")
+    redo = figs.add_mutually_exclusive_group()
+    redo.add_argument("--replot", action="store_true", help="never compute: draw from saved results only")
+    redo.add_argument("--recompute", action="store_true", help="recompute every experiment drawn")
+    figs.add_argument("--bench", default=BENCH_RESULTS, help="benchmark rows for the scale figure "
+                                                              "(default: %(default)s)")
     figs.set_defaults(handler=_figures)
     return parser
 
@@ -210,7 +218,7 @@ def _load(args):
 
 
 def _generate(args) -> int:
-    provenance = Provenance.start()
+    provenance = Provenance.start(command=args.argv)
     if args.out:
         check_output_file(args.out)
     if args.list:
@@ -251,7 +259,7 @@ def _key_value(item: str) -> tuple[str, str]:
 
 
 def _verify(args) -> int:
-    provenance = Provenance.start([args.graph, args.embeddings])
+    provenance = Provenance.start([args.graph, args.embeddings], command=args.argv)
     if args.json:
         check_output_file(args.json, inputs=[args.graph] + ([args.embeddings] if args.embeddings else []))
     graph = _load(args)
@@ -288,7 +296,7 @@ def _solve(args) -> int:
             raise _Usage(f"--{name.replace('_', '-')} applies to gradient solvers only")
         if args.solver not in ONLY_FOR.get(name, (args.solver,)):
             raise _Usage(f"--{name.replace('_', '-')} applies to {', '.join(ONLY_FOR[name])} only, not {args.solver}")
-    provenance = Provenance.start([args.graph])
+    provenance = Provenance.start([args.graph], command=args.argv)
     out = check_output_folder(args.out, force=args.force)
     graph = _load(args)
     if SOLVERS[args.solver].kind == "spectral":
@@ -322,9 +330,9 @@ def _write_results(out: Path, report: dict, solution, extra=None) -> None:
 
 
 def _demo(args) -> int:
-    from figures import spectrum  # the figures package (matplotlib) loads only for the commands that draw
+    from figures import demo as demo_figure  # matplotlib loads only for the commands that draw
 
-    provenance = Provenance.start()
+    provenance = Provenance.start(command=args.argv)
     out = check_output_folder(args.out, force=args.force)
     print(f"default graph: {DEMO_MODEL} model {DEMO_PARAMS}, seed {args.seed}")
     result = run_demo(seed=args.seed, k=args.k)
@@ -334,7 +342,7 @@ def _demo(args) -> int:
     def graph_and_figure(folder: Path) -> None:
         result.graph.save(folder / "graph.npz", metadata={"model": DEMO_MODEL, "params": DEMO_PARAMS,
                                                           "seed": args.seed, "provenance": report["provenance"]})
-        spectrum.plot(report, folder / "spectrum.png")
+        demo_figure.plot(report, folder / "spectrum.png")
 
     _write_results(out, report, result.solution, extra=graph_and_figure)
     print(format_report(report))
@@ -391,7 +399,8 @@ def _lookup(name: str):
 
 def _execute(experiment, config, args, *, inputs) -> int:
     try:
-        result, folder = execute(experiment, config, out=args.out, force=args.force, inputs=inputs)
+        result, folder = execute(experiment, config, out=args.out, force=args.force, inputs=inputs,
+                                 command=args.argv)
     except KeyboardInterrupt:
         print(f"amf {args.command}: interrupted; the points finished so far are saved: rerun the same command "
               "to resume", file=sys.stderr)
@@ -402,28 +411,17 @@ def _execute(experiment, config, args, *, inputs) -> int:
 
 
 def _figures(args) -> int:
-    from figures import registry  # the figures package (matplotlib) loads only for this command
+    from figures.build import check_formats, make  # the figures package (matplotlib) loads only to draw
 
-    figures = registry()
-    if args.only is not None and args.only not in figures:
-        raise _Usage(f"unknown figure {args.only!r}; choose one of {', '.join(figures)}")
-    out = Path(args.out)
-    passed = True
-    for name, figure in figures.items():
-        if args.only not in (None, name):
-            continue
-        result = figure.experiment(quick=args.quick, seed=args.seed)
-        write_json(out / f"{name}.json", result)
-        figure.plot(result, out / f"{name}.png")
-        verdicts = [p["passed"] for p in _points(result) if "passed" in p]
-        passed &= all(verdicts)
-        status = f"{sum(verdicts)}/{len(verdicts)} points passed every check" if verdicts else "measured, no checks"
-        print(f"{name}: {figure.claim} -> {out / name}.png ({status})")
-    return 0 if passed else 1
-
-
-def _points(result: dict) -> list[dict]:
-    return [p for value in result.values() if isinstance(value, list) for p in value if isinstance(p, dict)]
+    formats = check_formats(args.format)
+    out = check_output_folder(args.out, force=False)
+    drawn = make(args.only, quick=args.quick, out=out, formats=formats, dpi=args.dpi, replot=args.replot,
+                 recompute=args.recompute, bench=args.bench)
+    failed = [f"{d.entry['name']} ({d.entry['failed_points']})" for d in drawn if d.entry["failed_points"]]
+    print(f"{len(drawn)} figure(s) in {out}/ (manifest.json lists them)")
+    if failed:
+        print(f"points whose checks failed, drawn as measured: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 def _is_lead() -> bool:
@@ -456,6 +454,7 @@ class _Usage(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = ["amf", *(sys.argv[1:] if argv is None else argv)]  # the provenance's command line
     try:
         if hasattr(args, "devices"):
             _start_devices(args)

@@ -68,7 +68,8 @@ class Provenance:
     starts (`start`; a path that is not a file is left for the reader to reject); `as_dict` adds the end time
     and the elapsed seconds.
 
-    ``command`` defaults to ``sys.argv`` (the program name reduced to ``amf`` when it is the console script)."""
+    ``command`` defaults to ``sys.argv`` (the program name reduced to ``amf`` when it is the console script);
+    the CLI passes the arguments it parsed."""
 
     command: list[str]
     inputs: dict[str, str]

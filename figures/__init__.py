@@ -1,26 +1,40 @@
-"""Figures of amf: one module per figure, each a ``plot(result, path)`` that only plots saved results.
-
-`registry` maps a figure's name to the experiment that computes its results (`amf.experiments.EXPERIMENTS`)
-and the module that plots them; ``amf figures`` runs the experiment, saves ``NAME.json`` and draws ``NAME.png``.
+"""Figures of amf: one module per figure, each a ``draw(results, arrays) -> matplotlib Figure`` that only plots
+saved results (``results.json`` and ``arrays.npz`` of an experiment run; for ``scale``, the spectral benchmark's
+rows). `FIGURES` names them; `figures.build.make` runs what is missing, draws and writes the manifest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+import dataclasses
+import importlib
+
+BENCH_RESULTS = "docs/bench_spectral.json"
+"""The rows of the spectral benchmark the ``scale`` figure draws (``amf bench spectral --json FILE``)."""
 
 
-class Figure(NamedTuple):
-    experiment: Callable[..., dict]
-    plot: Callable[[dict, str], None]
-    claim: str
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """``name``; ``experiment``: the `amf.experiments.EXPERIMENTS` key whose results it draws (None: the
+    benchmark's rows); ``module``: the ``figures`` module with its ``draw``."""
+
+    name: str
+    experiment: str | None
+    module: str
+
+    def draw(self, results, arrays):
+        """The matplotlib figure of these results (imports matplotlib on first use)."""
+        return importlib.import_module(f"figures.{self.module}").draw(results, arrays)
 
 
-def registry() -> dict[str, Figure]:
-    """The figures, by name (imports the experiments lazily so ``import figures`` stays light)."""
-    from amf.experiments import EXPERIMENTS
-    from figures import diversity, finite_samples, mmcl_vs_sscl, resampling
-
-    plots = {"diversity": diversity.plot, "mmcl_vs_sscl": mmcl_vs_sscl.plot, "finite_samples": finite_samples.plot,
-             "resampling": resampling.plot}
-    return {name: Figure(EXPERIMENTS[name].run, plot, EXPERIMENTS[name].claim) for name, plot in plots.items()}
+FIGURES: dict[str, Figure] = {f.name: f for f in (
+    Figure("spectrum", "spectrum", "spectrum"),
+    Figure("training", "training", "training"),
+    Figure("equivalence", "equivalence", "equivalence"),
+    Figure("consistency", "consistency", "consistency"),
+    Figure("diversity", "diversity", "diversity"),
+    Figure("mmcl-vs-sscl", "mmcl-vs-sscl", "mmcl_vs_sscl"),
+    Figure("bound-tightness", "bound-tightness", "bound_tightness"),
+    Figure("finite-samples", "finite-samples", "finite_samples"),
+    Figure("resampling", "resampling", "resampling"),
+    Figure("scale", None, "scale"),
+)}

@@ -112,17 +112,6 @@ def test_console_script_runs(graph_file):
     assert done.returncode == 0, done.stderr
 
 
-def test_figures_quick_writes_results_and_png(tmp_path, capsys):
-    assert main(["figures", "--only", "diversity", "--quick", "--out", str(tmp_path)]) == 0
-    result = json.loads((tmp_path / "diversity.json").read_text())
-    assert all(p["passed"] for p in result["points"])
-    # T5 diversity: the gap 1 - s_{k+1}^2 grows with caption diversity, and the proved bound falls below 1
-    gaps = [p["gap"] for p in result["points"]]
-    assert gaps == sorted(gaps) and result["points"][0]["rigorous_phi"] > 1 > result["points"][-1]["rigorous_phi"]
-    assert (tmp_path / "diversity.png").stat().st_size > 0
-    assert main(["figures", "--only", "nope", "--out", str(tmp_path)]) == 2
-
-
 def test_solve_gd_writes_curve_and_converges(graph_file, tmp_path):
     import amf
 

@@ -3,12 +3,12 @@
 `EXPERIMENTS` is the registry, CLI name -> `Experiment` (its claim, `Config` dataclass, quick preset and the
 function that measures one point); `runner.run` runs one, `runner.prepare`/`runner.finish` manage its run folder.
 Modules: `captions` (consistency, diversity), `mmcl_vs_sscl`, `bound_tightness`, `empirical` (finite samples),
-`training`, `equivalence`, `resampling` (on the `clip_resampling` simulator); `demo` is the ``amf demo`` pipeline.
+`training`, `equivalence`, `resampling` (on the `clip_resampling` simulator), `spectrum`; `demo` is the ``amf demo`` pipeline.
 """
 
 from __future__ import annotations
 
-from amf.experiments import bound_tightness, equivalence, mmcl_vs_sscl, resampling, training
+from amf.experiments import bound_tightness, equivalence, mmcl_vs_sscl, resampling, spectrum, training
 from amf.experiments.captions import CONSISTENCY, DIVERSITY
 from amf.experiments.demo import demo
 from amf.experiments.empirical import EXPERIMENT as FINITE_SAMPLES
@@ -16,6 +16,6 @@ from amf.experiments.runner import Experiment, Result, run
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     CONSISTENCY, DIVERSITY, mmcl_vs_sscl.EXPERIMENT, bound_tightness.EXPERIMENT, FINITE_SAMPLES,
-    training.EXPERIMENT, equivalence.EXPERIMENT, resampling.EXPERIMENT)}
+    training.EXPERIMENT, equivalence.EXPERIMENT, resampling.EXPERIMENT, spectrum.EXPERIMENT)}
 
 __all__ = ["EXPERIMENTS", "Experiment", "Result", "demo", "run"]

@@ -190,10 +190,11 @@ def _numbers(point: dict, prefix: str = ""):
 
 
 def execute(experiment: Experiment, config, *, out: str | Path | None = None, force: bool = False, inputs=(),
-            progress: bool = True, log: Callable[[str], None] | None = print) -> tuple[Result, Path]:
-    """`prepare` the run folder, `run` (resuming what it holds), `finish` it with the provenance; ``inputs``
-    are the files the run read (their sha256 goes into the provenance)."""
-    provenance = Provenance.start(inputs)
+            command: list[str] | None = None, progress: bool = True,
+            log: Callable[[str], None] | None = print) -> tuple[Result, Path]:
+    """`prepare` the run folder, `run` (resuming what it holds), `finish` it with the provenance: the files
+    the run read (``inputs``, hashed) and its ``command`` line (default ``sys.argv``)."""
+    provenance = Provenance.start(inputs, command=command)
     folder = prepare(experiment, config, out, force=force)
     if log is not None:
         log(f"run folder: {folder}")
