@@ -322,3 +322,12 @@ def test_a_point_that_fails_its_checks_fails_the_run(monkeypatch, tmp_path, caps
             "--out", str(tmp_path / "r")]
     assert main(argv) == 1
     assert "0/1" in capsys.readouterr().out
+
+
+def test_every_config_key_is_documented():
+    from amf.experiments.config import fields
+
+    text = (ROOT / "docs" / "experiments.md").read_text()
+    for name, experiment in EXPERIMENTS.items():
+        section = text.split(f"### `{name}`\n")[1].split("\n### ")[0]
+        assert all(f"| `{key}` |" in section for key in fields(experiment.config)), name
