@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 import synthetic
-from amf._format import format_experiment, format_report, format_training, table
+from amf._format import format_experiment, format_report, format_training
 from amf.checks import EMBEDDING_TOL
 from amf.errors import InputError
 from amf.experiments import EXPERIMENTS
@@ -367,8 +367,9 @@ def _bench(args) -> int:
 
 def _experiment(args) -> int:
     if args.name == "list":
-        rows = [[e.name, e.claim, f"~{e.quick_seconds:.0f} s"] for e in EXPERIMENTS.values()]
-        print(table(["experiment", "claim", "--quick"], rows))
+        width = max(map(len, EXPERIMENTS))
+        for e in EXPERIMENTS.values():
+            print(f"{e.name:<{width}}  --quick ~{e.quick_seconds:>3.0f} s  {e.claim}")
         return 0
     experiment = _lookup(args.name)
     values = dict(parse_set(item) for item in args.set)
