@@ -1,43 +1,80 @@
-"""Singular values of the normalized co-occurrence with the ``s_{k+1}`` gap, and the probe error against its bounds.
+"""``spectrum``: the singular values of ``Pn`` and the eigenvalues of the text-induced image graph (T2, T3).
 
-Input: a verify report (dict, as written by ``amf verify --json`` / ``amf demo``); ``spectrum`` is used when
-present (more singular values than the report's ``k + 1``), else ``singular_values``.
+Reads the ``spectrum`` experiment (`amf.experiments.spectrum`): per point the arrays ``singular_values`` (amf's
+exact solver) and ``text_induced_eigenvalues`` (dense ``eigh`` of ``Abar_V``), and ``k``, ``s_k``, ``s_next``.
+Left: ``s_i`` against ``i`` per graph (seed mean, min–max band when several seeds), the drop from ``s_k`` to
+``s_{k+1}`` marked at ``k``. Right: the eigenvalues ``lambda_i`` beside ``s_i^2`` (T3 says they are equal), with
+the largest difference measured. One colour per graph (or per setting of whatever else was swept).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import numpy as np
 
-from figures._plot import new_figure, save
+from figures import style
 
 
-def plot(report: dict, path: str | Path) -> None:
-    """Two panels: ``s_i`` against ``i`` with the gap after ``k`` shaded; ``E_LS`` beside the bounds."""
-    k = report["k"]
-    s = report.get("spectrum") or report["singular_values"]
-    fig, (left, right) = new_figure(2, width_ratios=[3, 2])
-    index = range(1, len(s) + 1)
-    left.plot(index, s, "o-", ms=4, color="tab:blue", label="$s_i$ of $P_n$")
-    s_k, s_next = report["singular_values"][k - 1], report["singular_values"][k]
-    left.axhspan(s_next, s_k, color="tab:orange", alpha=0.25, label=f"gap $s_{{{k}}} - s_{{{k + 1}}}$ = {s_k - s_next:.3f}")
-    left.axvline(k + 0.5, color="gray", ls="--", lw=1)
-    left.set_xlabel("index i")
-    left.set_ylabel("singular value")
-    left.set_ylim(0, 1.05)
-    left.set_title("spectrum of the normalized co-occurrence")
-    left.legend(loc="upper right", fontsize=8)
+def _groups(results: dict, arrays: dict) -> dict[str, dict]:
+    """Per setting: its label, ``k`` and the seeds' arrays stacked (trimmed to the shortest)."""
+    names = style.swept(results)
+    out: dict[str, dict] = {}
+    for p in results["points"]:
+        label = ", ".join(str(p["params"][n]) if n == "graph" else f"{n} = {p['params'][n]}" for n in names) \
+            or str(p["params"].get("graph", results["config"].get("graph")))
+        group = out.setdefault(label, {"graph": p["params"].get("graph"), "k": p["k"], "s": [], "eig": [],
+                                       "error": 0.0})
+        group["s"].append(arrays[p["arrays"]["singular_values"]])
+        group["eig"].append(arrays[p["arrays"]["text_induced_eigenvalues"]])
+        group["error"] = max(group["error"], p["eigenvalue_error"])
+    for group in out.values():
+        n = min(len(a) for a in group["s"] + group["eig"])
+        group["s"] = np.stack([a[:n] for a in group["s"]])
+        group["eig"] = np.stack([a[:n] for a in group["eig"]])
+    return out
 
-    bounds = report["bounds"]
-    names = ["E_LS", "2φ/(1-s²)\n[proved]", "4α/(1-s²)\n[proved]", "paper form\n[unconfirmed]"]
-    values = [report["probe_error_ls"], bounds["rigorous_phi"], bounds["rigorous_alpha"], bounds["paper_form"]]
-    shown = [(n, v) for n, v in zip(names, values) if v is not None]
-    colors = ["tab:green"] + ["tab:blue"] * 2 + ["tab:gray"]
-    right.bar([n for n, _ in shown], [v for _, v in shown], color=colors[: len(shown)])
-    right.axhline(1.0, color="red", lw=1, ls=":", label="vacuous above 1")
-    for i, (_, v) in enumerate(shown):
-        right.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
-    right.set_yscale("log")
-    right.set_title(f"linear-probe error vs bounds (k = {k})")
-    right.legend(fontsize=8)
-    right.tick_params(axis="x", labelsize=8)
-    save(fig, path)
+
+def draw(results: dict, arrays: dict):
+    groups = _groups(results, arrays)
+    fig, (left, right) = style.new_figure(2, height=3.9)
+    seeds = len(results["seeds"])
+    error = max(g["error"] for g in groups.values())
+    for j, (label, g) in enumerate(groups.items()):
+        color = style.COLORS.get(g["graph"] if len(groups) <= 2 else "", f"C{j % 9}")
+        i = np.arange(1, g["s"].shape[1] + 1)
+        s, k = g["s"].mean(axis=0), g["k"]
+        left.plot(i, s, "o-", ms=4, color=color, label=f"{label} graph")
+        right.plot(i, (g["s"] ** 2).mean(axis=0), "-", color=color)
+        right.plot(i, g["eig"].mean(axis=0), "o", ms=6, mfc="none", color=color)
+        if seeds > 1:
+            left.fill_between(i, g["s"].min(axis=0), g["s"].max(axis=0), color=color, alpha=0.2, lw=0)
+        if k < len(s):
+            x = k + 0.5 + 0.6 * j
+            left.annotate("", xy=(x, s[k]), xytext=(x, s[k - 1]),
+                          arrowprops={"arrowstyle": "<->", "color": color, "lw": 1.5, "shrinkA": 0, "shrinkB": 0})
+            left.text(x + 0.3, (s[k] + s[k - 1]) / 2, f"{s[k - 1] - s[k]:.2f}", color=color, va="center",
+                      fontsize=9, bbox={"fc": "white", "ec": "none", "pad": 1})
+    right.plot([], [], "-", color="k", label="$s_i^2$ (from the SVD of $P_n$)")
+    right.plot([], [], "o", mfc="none", color="k",
+               label=f"$\\lambda_i(\\bar A_V)$ (dense eigh); max $|\\lambda_i - s_i^2|$ = {error:.0e}")
+    ks = sorted({g["k"] for g in groups.values()})
+    for ax in (left, right):
+        for k in ks:
+            ax.axvline(k + 0.5, color=style.OKABE_ITO["grey"], ls="--", lw=0.8)
+        ax.set_xlabel("index i (descending order)")
+        ax.set_ylim(-0.03, 1.05)
+    left.text(ks[0] + 0.5, 1.02, f" k = {', '.join(map(str, ks))} (dashed); arrows: gap $s_k - s_{{k+1}}$",
+              va="top", fontsize=9)
+    left.set_ylabel("singular value $s_i$ (unitless)")
+    left.set_title("spectrum of $P_n = D_V^{-1/2} P D_L^{-1/2}$")
+    right.set_ylabel("eigenvalue (unitless)")
+    right.set_title("text-induced graph: $\\lambda_i = s_i^2$ (T3)")
+    handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
+    labels = [t for ax in (left, right) for t in ax.get_legend_handles_labels()[1]]
+    band = "; band: min–max over seeds" if seeds > 1 else ""
+    fig.legend(handles, labels, loc="outside lower center", ncols=2,
+               title=f"{seeds} seed{'s' * (seeds > 1)}, seed mean shown{band}")
+    cfg = results["config"]
+    fig.suptitle(f"Spectra of synthetic graphs, {cfg.get('n_classes')} classes, {cfg.get('images')} images × "
+                 f"{cfg.get('texts')} texts\nblock: weight {cfg.get('across')} across classes; noisy: planted "
+                 f"model, class noise {cfg.get('noise')}")
+    return fig
