@@ -14,7 +14,8 @@ import scipy.sparse.linalg as sla
 from amf import _validate
 from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
-from amf.operators import device_mesh, sharded_operator
+from amf.operators import default_kernel, device_mesh, sharded_operator, sparse_operator
+from amf.operators.ordering import label_order
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
 from amf.solvers.exact import exact_svd
@@ -43,7 +44,7 @@ def spectral_svd(
     if solver == "krylov":
         key = jax.random.key(seed)
         if devices is None and jax.process_count() == 1:
-            return topk_svd(graph.normalized_operator(dtype), rank, tol=tol, key=key)
+            return topk_svd(_operator(graph, dtype), rank, tol=tol, key=key)
         try:
             mesh = device_mesh(devices)
         except ValueError as exc:
@@ -51,6 +52,15 @@ def spectral_svd(
         operator = sharded_operator(graph.normalized, mesh, dtype)
         return topk_svd(operator, rank, tol=tol, key=key, n_rows=graph.n_images)
     raise InputError(f"unknown spectral solver {solver!r}; choose one of {', '.join(SPECTRAL_SOLVERS)}")
+
+
+def _operator(graph: CoOccurrence, dtype):
+    """``Pn`` as an operator; on a CPU stored in the order of the graph's labels, when it has them, for the host
+    kernel's cache locality (`amf.operators.ordering`; the solver's outputs are in the graph's order)."""
+    if default_kernel() != "host":
+        return graph.normalized_operator(dtype)
+    order = label_order(graph.normalized, graph.image_labels, graph.text_labels)
+    return sparse_operator(graph.normalized, dtype, order=order)
 
 
 def encoders_from_svd(graph: CoOccurrence, svd: SVDResult, k: int) -> tuple[np.ndarray, np.ndarray]:

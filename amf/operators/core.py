@@ -22,8 +22,8 @@ from amf._linalg import matmul
 from amf.operators.jagged import JaggedRows, jagged_rows
 
 KERNELS = ("host", "jagged")
-"""Sparse product kernels: ``"host"`` (scipy CSR in threads via a callback, `amf.operators.host_csr`; CPU only) and
-``"jagged"`` (pure JAX, `amf.operators.jagged`; any backend)."""
+"""Sparse product kernels: ``"host"`` (a numba CSR kernel, or scipy CSR in threads, via a callback:
+`amf.operators.host_csr`; CPU only) and ``"jagged"`` (pure JAX, `amf.operators.jagged`; any backend)."""
 
 
 @runtime_checkable
@@ -72,8 +72,8 @@ class SparseOperator:
 
     ``matmat`` reads ``forward`` (the rows of ``A``), ``rmatmat`` reads ``backward`` (the rows of ``A^T``);
     memory: twice the CSR size. Two layouts behind this one interface (`sparse_operator` picks by backend):
-    on a CPU, `amf.operators.host_csr.HostCSR` (scipy's CSR matvec in threads, called from jitted code; the fastest
-    CPU product measured, docs/performance.md); elsewhere `amf.operators.jagged.JaggedRows`, a
+    on a CPU, `amf.operators.host_csr.HostCSR` (a numba CSR-times-block kernel on the host, called from jitted
+    code; the fastest CPU product measured, docs/performance.md); elsewhere `amf.operators.jagged.JaggedRows`, a
     split-row jagged-diagonal layout whose products are fused XLA gathers with no scatter (GPU, TPU).
     """
 
@@ -132,22 +132,26 @@ def default_kernel() -> str:
     return "host" if jax.default_backend() == "cpu" else "jagged"
 
 
-def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None, kernel: str | None = None) -> SparseOperator:
+def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None, kernel: str | None = None,
+                    order=None) -> SparseOperator:
     """``SparseOperator`` from a scipy sparse matrix (duplicates summed; ``dtype`` defaults to the matrix's).
 
     ``kernel``: one of `KERNELS`; default `default_kernel` (``"host"`` on a CPU backend, ``"jagged"`` elsewhere).
+    ``order``: a locality ordering ``(rows, cols)`` (`amf.operators.ordering.label_order`) the host layout
+    stores the matrix in; products and solver outputs stay in the original order. Ignored by ``"jagged"``
+    (an accelerator's gathers do not need it).
     """
     kernel = default_kernel() if kernel is None else kernel
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     csr = sp.csr_array(matrix)
     dtype = np.dtype(dtype or csr.dtype)
-    layout = host_csr if kernel == "host" else jagged_rows
-    return SparseOperator(
-        forward=layout(csr, dtype),
-        backward=layout(csr.T, dtype),
-        shape=tuple(int(n) for n in csr.shape),
-    )
+    if kernel == "host":
+        forward = host_csr(csr, dtype, order=order)
+        backward = host_csr(csr.T, dtype, order=None if order is None else order[::-1])
+    else:
+        forward, backward = jagged_rows(csr, dtype), jagged_rows(csr.T, dtype)
+    return SparseOperator(forward=forward, backward=backward, shape=tuple(int(n) for n in csr.shape))
 
 
 def as_operator(matrix, dtype=None) -> Operator:

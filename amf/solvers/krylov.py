@@ -83,8 +83,10 @@ from jax import lax
 from amf._linalg import matmul
 from amf._validate import integer
 from amf.operators import DenseOperator, Operator, SparseOperator, as_operator, is_array_pytree
+from amf.operators.host_csr import HostCSR
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
+from amf.solvers.krylov_host import host_lanczos
 
 __all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan"]
 
@@ -461,6 +463,19 @@ def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
     return False
 
 
+def _on_host(op) -> bool:
+    """Whether ``op`` is a sparse operator in the CPU's host layout (`amf.operators.host_csr`): then
+    `amf.solvers.krylov_host.host_lanczos` runs the iteration in numpy beside the kernel."""
+    return isinstance(op, SparseOperator) and isinstance(op.forward, HostCSR) and isinstance(op.backward, HostCSR)
+
+
+def _seed(key: jax.Array) -> list[int]:
+    """The host solver's numpy seed, from the JAX ``key`` (typed or raw ``uint32[2]``)."""
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return [int(v) for v in np.asarray(key).ravel()]
+
+
 def _split(op):
     """``(dynamic, static)``: an operator whose leaves are all arrays is a jit argument (no recompile for new
     values); others (e.g. `FunctionOperator`, which holds functions) are static, hashed by identity, and so kept
@@ -547,11 +562,17 @@ def topk_svd(
             u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
             matvecs += min(m, n)
             break
-        u, s, vt, cycles, converged = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op,
-                                             plan_=plan_, dtype_name=dtype.name)
+        if _on_host(op):  # a CPU: the whole iteration on the host, beside the sparse kernel
+            u, s, vt, cycles, products, converged = host_lanczos(
+                op.forward, op.backward, (m, n), k=k, block=plan_.block, keep=plan_.keep, steps=plan_.steps,
+                side=plan_.side, tol=tol, max_iterations=max_iterations, seed=_seed(key))
+        else:
+            u, s, vt, cycles, converged = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op,
+                                                 plan_=plan_, dtype_name=dtype.name)
+            products = int(cycles) * 2 * plan_.steps * plan_.block + k  # the cycles and the final Rayleigh–Ritz
         finished = bool(converged)
         iterations += int(cycles)
-        matvecs += int(cycles) * 2 * plan_.steps * plan_.block + k  # the cycles and the final Rayleigh–Ritz
+        matvecs += products
         if not _saturated(np.asarray(s), plan_.block, tol):
             break
         block_size = 2 * plan_.block  # a repeated value filled the block: more copies may exist

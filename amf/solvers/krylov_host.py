@@ -1,0 +1,200 @@
+"""The CPU path of `amf.solvers.krylov.topk_svd`: the same thick-restart block Lanczos, in numpy on the host.
+
+On a CPU the sparse products run on the host anyway (`amf.operators.host_csr`), so this module runs the whole
+iteration there: numpy GEMMs (OpenBLAS) on a basis stored as rows ``(p + b, N)``, whose growing prefix is read
+without copies (XLA would copy a prefix slice, which is why the jitted solver reads the whole buffer every step),
+and the numba block kernel for ``A X`` and ``A^T Y``. The algorithm is the one `amf.solvers.krylov` documents
+(steps 1-5 there); what differs here is only where it runs:
+
+- a block step reads the *current* basis ``V[:c]`` (``c`` rows), once for ``h = V[:c] W`` when the block stays
+  semi-orthogonal after its local pass (against its Lanczos neighbours and the `SELECTIVE_ROWS` leading Ritz
+  vectors), which is checked exactly through ``max |h R^{-1}| <= eta``; otherwise by full block classical
+  Gram–Schmidt twice;
+- a restart rewrites the leading rows in column panels (`RESTART_PANEL`), so its temporary stays small;
+- the final vectors come out in the caller's orientation: ``u (m, k)`` and ``vt (k, n)``, C order.
+
+`host_lanczos` returns the claimed triplets; `amf.solvers.krylov.topk_svd` certifies them with
+`amf.solvers.certify.certify_svd` like every other solve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from amf.operators.host_csr import HostCSR
+
+__all__ = ["host_lanczos"]
+
+SELECTIVE_ROWS = 8
+"""Leading Ritz vectors every local step also orthogonalizes against (selective orthogonalization)."""
+
+RESTART_PANEL = 1 << 15
+"""Columns of the basis rewritten at a time by a restart (bounds its temporary to ``(keep + b) x 32768``)."""
+
+
+def _svqb(w: np.ndarray, floor: float, rng: np.random.Generator, basis: np.ndarray):
+    """``w = q r`` with ``q (N, b)`` orthonormal: SVQB (``q = w z lambda^{-1/2}`` from the eigen-decomposition of
+    the ``b x b`` Gram), then one Gram-based pass (``q G^{-1/2}``) for the last digits.
+
+    Directions with ``lambda <= floor^2`` (``w`` is in ``span(basis)`` there to round-off: a happy breakdown)
+    get zero rows of ``r`` and random unit vectors orthogonal to ``basis`` and to the rest of ``q``.
+    Returns ``q``, ``r`` and whether ``w`` was ill-conditioned (rank-deficient or ``cond(w) > eps^(-1/4)``).
+    """
+    eps = np.finfo(w.dtype).eps
+    lam, z = np.linalg.eigh(w.T @ w)
+    bad = lam <= floor**2
+    root = np.sqrt(np.where(bad, 1.0, lam))
+    q = w @ (z / root)
+    r = np.where(bad, 0.0, root)[:, None] * z.T
+    if bad.any():
+        fresh = rng.standard_normal((w.shape[0], int(bad.sum()))).astype(w.dtype)
+        for _ in range(2):
+            fresh -= basis.T @ (basis @ fresh)
+            fresh -= q[:, ~bad] @ (q[:, ~bad].T @ fresh)
+        q[:, bad] = fresh / np.linalg.norm(fresh, axis=0)
+    lam2, z2 = np.linalg.eigh(q.T @ q)
+    root2 = np.sqrt(np.maximum(lam2, np.finfo(w.dtype).tiny))
+    q = q @ ((z2 / root2) @ z2.T)
+    r = ((z2 * root2) @ z2.T) @ r
+    return q, r, bool(bad.any() or lam[0] < np.sqrt(eps) * lam[-1])
+
+
+class _Normal:
+    """``M X = A^T A X`` (``side="right"``) or ``A A^T X`` (``"left"``) for ``X (N, b)`` with two host kernels, in
+    the matrices' stored order (`amf.operators.ordering`); counts the columns multiplied by ``A`` or ``A^T``."""
+
+    def __init__(self, forward: HostCSR, backward: HostCSR, side: str):
+        self.first, self.second = (forward, backward) if side == "right" else (backward, forward)
+        self.products = 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.products += 2 * x.shape[1]
+        return self.second.multiply_stored(self.first.multiply_stored(x))
+
+
+def _restart_rows(basis: np.ndarray, select: np.ndarray) -> None:
+    """``basis[:c] = select^T basis[:r]`` in place (``select (r, c)``), one panel of `RESTART_PANEL` columns at a
+    time."""
+    r, c = select.shape
+    st = np.ascontiguousarray(select.T)
+    for start in range(0, basis.shape[1], RESTART_PANEL):
+        panel = slice(start, start + RESTART_PANEL)
+        basis[:c, panel] = st @ basis[:r, panel]
+
+
+def _orthonormalize(basis: np.ndarray, c: int, b: int, w: np.ndarray, top: int | None, eta: float,
+                    rng: np.random.Generator):
+    """Orthonormalize ``w = M V_j (N, b)`` against the basis rows ``[0, c + b)`` (``V_j`` = rows ``[c, c + b)``).
+
+    Returns ``q (N, b)``, the column ``(c + b, b)`` of ``T`` and ``r (b, b)`` with ``w = V^T column + q r``.
+    With ``top`` (a local step): one pass against the Lanczos neighbours (rows ``[c - b, c + b)``) and the ``top``
+    leading Ritz vectors, then one read of the basis for ``h = V w``, whose rows are the components left;
+    ``q = w r^{-1}``, so ``V q = h r^{-1}`` exactly, and the step is done when ``max |h r^{-1}| <= eta``; else
+    ``w -= V^T h`` (one more read) and ``w`` is normalized again. Without ``top``, or when ``w`` is
+    ill-conditioned: block classical Gram–Schmidt twice over the whole basis (four reads).
+    """
+    current = basis[: c + b]
+    eps = float(np.finfo(w.dtype).eps)
+    floor = 30.0 * np.sqrt(c + 2 * b) * eps * float(np.sqrt(np.max(np.sum(w * w, axis=0))))
+    column = np.zeros((c + b, b), w.dtype)
+    if top is not None:
+        for rows in (slice(0, top), slice(c - b, c + b)):
+            g = basis[rows] @ w
+            w -= basis[rows].T @ g
+            column[rows] += g
+        h = current @ w
+        q, r, ill = _svqb(w, floor, rng, current)
+        if not ill and float(np.max(np.abs(np.linalg.solve(r.T, h.T)))) <= eta:
+            return q, column, r
+        if not ill:
+            w -= current.T @ h
+            column += h
+            q, r, ill = _svqb(w, floor, rng, current)
+            if not ill:
+                return q, column, r
+    for _ in range(2):
+        h = current @ w
+        w -= current.T @ h
+        column += h
+    q, r, ill = _svqb(w, floor, rng, current)
+    if ill:  # q's orthogonality to the basis is ~ eps ||w|| / sigma_min(w): once more
+        h = current @ q
+        q -= current.T @ h
+        column += h @ r
+        q, r2, _ = _svqb(q, 0.0, rng, current)
+        r = r2 @ r
+    return q, column, r
+
+
+def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: int, block: int, keep: int,
+                 steps: int, side: str, tol: float, max_iterations: int, seed: int):
+    """Thick-restart block Lanczos on the normal operator, on the host (module docstring).
+
+    ``forward`` is ``A (m, n)``, ``backward`` ``A^T``; the basis lives on ``side`` (``"right"``: ``N = n``).
+    Sizes are `amf.solvers.krylov.KrylovPlan`'s. Returns ``u (m, k)``, ``s (k,)``, ``vt (k, n)`` (the
+    operator's dtype), the cycles run, the columns multiplied, and whether the stopping rule held.
+    """
+    m, n = shape
+    dtype = np.dtype(forward.dtype)
+    eps = float(np.finfo(dtype).eps)
+    n_dim = n if side == "right" else m
+    b = block
+    p = keep + steps * b
+    rng = np.random.default_rng(seed)
+    normal = _Normal(forward, backward, side)
+    eta = max(1e-3 * tol, 10 * eps)  # semi-orthogonality level
+    top = min(SELECTIVE_ROWS, keep)
+
+    basis = np.zeros((p + b, n_dim), dtype)
+    start, _, _ = _svqb(rng.standard_normal((n_dim, b)).astype(dtype), 0.0, rng, basis[:0])
+    basis[keep : keep + b] = start.T
+    theta = np.zeros(keep, dtype)
+    converged = False
+    cycles = 0
+    while cycles < max_iterations and not converged:
+        t = np.zeros((p, p), dtype)
+        t[np.arange(keep), np.arange(keep)] = theta
+        r = np.zeros((b, b), dtype)
+        for j in range(steps):
+            c = keep + j * b  # the current block's first row; rows [0, c + b) are the basis so far
+            w = normal(np.ascontiguousarray(basis[c : c + b].T))
+            # the first block of a cycle couples to every kept Ritz vector: the whole basis
+            q, column, r = _orthonormalize(basis, c, b, w, top if j > 0 else None, eta, rng)
+            basis[c + b : c + 2 * b] = q.T
+            t[: c + b, c : c + b] = column
+        t = np.triu(t) + np.triu(t, 1).T
+        theta_all, y = np.linalg.eigh(t)
+        theta_all, y = theta_all[::-1], y[:, ::-1]
+        resid = np.linalg.norm(r @ y[p - b :, :k], axis=0)
+        select = np.zeros((p + b, keep + b), dtype)
+        select[:p, :keep] = y[:, :keep]
+        select[p:, keep:] = np.eye(b, dtype=dtype)
+        _restart_rows(basis, select)
+        basis[keep + b :] = 0
+        theta = theta_all[:keep].astype(dtype)
+        cycles += 1
+        s = np.sqrt(np.maximum(theta[:k], 0.0))
+        s1 = max(float(s[0]), np.finfo(dtype).tiny)
+        converged = bool(np.all(resid <= 0.5 * tol * s1 * np.maximum(s, np.sqrt(tol) * s1)))
+
+    # Rayleigh–Ritz on the other side (amf.solvers.krylov, step 5): W = A V_k, W = Q R, R = X S Z^T
+    # the top Ritz vectors after the last restart, (k, N); orthonormal to eta (the semi-orthogonality
+    # level), and to round-off after one more Gram-based pass
+    rows = np.ascontiguousarray(_svqb(np.ascontiguousarray(basis[:k].T), 0.0, rng, basis[:0])[0].T)
+    del basis  # frees the basis before the (m, k) blocks of the last step
+    other = (forward if side == "right" else backward).multiply_stored(np.ascontiguousarray(rows.T))  # (m or n, k)
+    normal.products += k
+    floor = 30.0 * np.sqrt(k) * eps * float(np.sqrt(np.max(np.sum(other * other, axis=0))))
+    q, rr, _ = _svqb(other, floor, rng, other[:, :0].T)
+    x, s, zt = np.linalg.svd(rr)
+    mine = zt @ rows  # (k, N)
+    theirs = q @ x
+    del other, q
+    if side == "right":
+        u, vt = theirs, mine
+    else:
+        u, vt = np.ascontiguousarray(mine.T), np.ascontiguousarray(theirs.T)
+    if forward.rows is not None:  # back to the original order (amf.operators.ordering)
+        u[forward.rows] = u.copy()
+        vt[:, forward.cols] = vt.copy()
+    return u, s, vt, cycles, normal.products, converged
