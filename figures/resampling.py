@@ -1,82 +1,87 @@
-"""docs/theory.md section 5 on the synthetic simulator: probe error of SSCL and the four CLIP-guided edits, with the
-consistency (phi) and diversity (gap) of each edited positive graph (from `amf.experiments.resampling`)."""
+"""``resampling``: the paper's four CLIP-guided edits of SSCL on the synthetic simulator, beside the paper's own
+ImageNet-100 numbers, on separate axes (our probe ERROR change, the paper's ACCURACY change: opposite signs mean
+the same direction).
+
+Reads the ``resampling`` experiment (`amf.experiments.resampling`): ``comparison_with_paper`` (per setting and
+method: ``paper_delta``, ``agrees``) and every point's per-seed ``delta`` (method minus SSCL, percentage
+points). Left: our mean change per method and setting with its seed spread (bar, whisker, one dot per seed
+beside it); right: the paper's change; the right margin marks whether the two point the same way.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from figures._plot import new_figure, save
+from figures import style
 
-LABELS = {"baseline": "SSCL\n(baseline)", "add_new_positive": "AddNew\nPositive",
-          "drop_false_positive": "DropFalse\nPositive", "drop_false_negative": "DropFalse\nNegative",
-          "drop_easy_negative": "DropEasy\nNegative"}
+NAMES = {"add_new_positive": "AddNewPositive", "drop_false_positive": "DropFalsePositive",
+         "drop_false_negative": "DropFalseNegative", "drop_easy_negative": "DropEasyNegative"}
+HATCHES = ("", "//", "..", "xx")
 
 
-def plot(result: dict, path: str | Path) -> None:
-    summary = result["summary"]
-    methods = [m for m in LABELS if any(s["method"] == m for s in summary)]
-    ks = result["k"]
-    sensitivity = result.get("sensitivity") or []
-    fig, axes = new_figure(3 if sensitivity else 2, width_ratios=[3, 2, 2] if sensitivity else [3, 2])
-    left, right = axes[0], axes[1]
-    x = np.arange(len(methods))
-    width = 0.8 / len(ks)
-    for i, k in enumerate(ks):
-        rows = {s["method"]: s for s in summary if s["k"] == k}
-        means = [rows[m]["probe_error_mean"] for m in methods]
-        spread = [rows[m]["probe_error_std"] for m in methods]
-        offset = x + (i - (len(ks) - 1) / 2) * width
-        bars = left.bar(offset, means, width, yerr=spread, capsize=3, label=f"k = {k}", alpha=0.85)
-        for j, m in enumerate(methods):  # one dot per seed
-            seeds = [r["probe_error"] for r in result["rows"] if r["method"] == m and r["k"] == k]
-            left.plot([offset[j]] * len(seeds), seeds, "k.", ms=3)
-        for bar, value, sd in zip(bars, means, spread):
-            left.text(bar.get_x() + bar.get_width() / 2, value + sd + 0.005, f"{value:.2f}", ha="center",
-                      va="bottom", fontsize=7)
-    k0 = ks[0]
-    rows0 = {s["method"]: s for s in summary if s["k"] == k0}
-    for j, m in enumerate(methods):
-        left.text(x[j], -0.02, f"φ={rows0[m]['phi_mean']:.3f}\ngap={rows0[m]['gap_mean']:.3f}", ha="center",
-                  va="top", fontsize=7, transform=left.get_xaxis_transform())
-    left.set_xticks(x, [LABELS[m] for m in methods], fontsize=8)
-    left.tick_params(axis="x", pad=24)
-    left.set_ylabel("least-squares probe error (ours; lower is better)")
-    n_views, seeds = result["n_views"], len(result["seeds"])
-    left.set_title(f"synthetic simulator ({n_views} views, {seeds} seeds; mean ± sd, dots = seeds)", fontsize=9)
-    left.legend(fontsize=8)
+def _settings(results: dict) -> list[tuple[str, dict, list[dict]]]:
+    """(label, params, points) per setting, in the order of ``comparison_with_paper``."""
+    names = style.swept(results)
+    out = []
+    for entry in results["comparison_with_paper"]:
+        if any(entry["params"] == params for _, params, _ in out):
+            continue
+        label = ", ".join(f"k = {entry['k']}" if n == "k" else f"{n} = {entry['params'][n]}" for n in names)
+        out.append((label, entry["params"], [p for p in results["points"] if p["params"] == entry["params"]]))
+    return out
 
-    phi = [rows0[m]["phi_mean"] for m in methods]
-    gap = [rows0[m]["gap_mean"] for m in methods]
-    right.bar(x - 0.2, phi, 0.4, label="φ (inconsistency, lower = better)", color="tab:red", alpha=0.8)
-    right.bar(x + 0.2, gap, 0.4, label=f"gap 1 - λ$_{{{k0 + 1}}}$(Ā) (diversity)", color="tab:green", alpha=0.8)
-    right.set_xticks(x, [LABELS[m] for m in methods], fontsize=7)
-    right.set_title(f"edited positive graph A (k = {k0})", fontsize=9)
-    right.set_ylim(0, 1.45 * max(phi + gap))
-    right.text(0.98, 0.97, "negative edits\nkeep A = A_S", transform=right.transAxes, ha="right", va="top",
-               fontsize=7, color="gray")
-    right.legend(fontsize=7, loc="upper left")
 
-    if sensitivity:
-        ax = axes[2]
-        for m in methods:
-            points = [r for r in sensitivity if r["method"] == m]
-            if not points:
-                continue
-            grid = sorted({r["parameter"] for r in points})
-            errors = [np.mean([r["probe_error"] for r in points if r["parameter"] == g]) for g in grid]
-            ax.plot(grid, errors, "o-", label=LABELS[m].replace("\n", ""))
-        k_s = sensitivity[0]["k"]
-        seeds_s = {r["seed"] for r in sensitivity}
-        base = [r["probe_error"] for r in result["rows"]
-                if r["method"] == "baseline" and r["k"] == k_s and r["seed"] in seeds_s]
-        if base:
-            ax.axhline(np.mean(base), color="gray", ls="--", lw=1, label="SSCL baseline")
-        ax.set_xlabel("edit parameter (weight β or dropped fraction)")
-        ax.set_ylabel("probe error, mean over seeds")
-        ax.set_title(f"sensitivity (k = {k_s}, {len(seeds_s)} seeds)", fontsize=9)
-        ax.legend(fontsize=7)
-    fig.suptitle("CLIP-guided resampling for SSCL: SYNTHETIC simulator (text-induced graph as CLIP), "
-                 "not the paper's ImageNet numbers", fontsize=10)
-    save(fig, path)
+def draw(results: dict, arrays: dict):
+    comparison = results["comparison_with_paper"]
+    methods = [m for m in NAMES if any(e["method"] == m for e in comparison)]
+    settings = _settings(results)
+    fig, (ours, paper) = style.new_figure(2, height=1.6 + 0.5 * len(methods) * len(settings) ** 0.5,
+                                          sharey=True, width_ratios=[1.5, 1])
+    height = 0.8 / len(settings)
+    note = ""
+    for j, (label, params, points) in enumerate(settings):
+        entries = {e["method"]: e for e in comparison if e["params"] == params}
+        for i, method in enumerate(methods):
+            y = i + (j - (len(settings) - 1) / 2) * height
+            seeds = np.array([p["delta"][method] for p in points])
+            mean = seeds.mean()
+            if len(seeds) > 3:
+                err, note = [[seeds.std()], [seeds.std()]], f"whiskers: ± std over {len(seeds)} seeds"
+            else:
+                err, note = [[mean - seeds.min()], [seeds.max() - mean]], f"whiskers: min–max over {len(seeds)} seeds"
+            ours.barh(y, mean, height * 0.9, color=style.COLORS[method], alpha=0.85, hatch=HATCHES[j % 4],
+                      edgecolor="white", label=label if i == 0 else None)
+            ours.errorbar(mean, y, xerr=err, color="k", lw=1, capsize=3)
+            ours.plot(seeds, np.full(len(seeds), y + height * 0.38), "o", color="k", ms=3)
+            end = max(mean + err[1][0], seeds.max()) if mean >= 0 else min(mean - err[0][0], seeds.min())
+            ours.text(end, y, f" {mean:+.1f} " if mean >= 0 else f" {mean:+.1f} ", va="center", fontsize=9,
+                      ha="left" if mean >= 0 else "right")
+            agrees = entries[method]["agrees"]
+            paper.text(1.03, y, "✓ agrees" if agrees else "✗ disagrees", transform=paper.get_yaxis_transform(),
+                       va="center", fontsize=9, color=style.OKABE_ITO["green" if agrees else "vermillion"])
+    deltas = {e["method"]: e["paper_delta"] for e in comparison}
+    for i, method in enumerate(methods):
+        paper.barh(i, deltas[method], 0.6, color=style.COLORS[method], alpha=0.85)
+        paper.text(deltas[method], i, f" {deltas[method]:+.1f}", va="center", fontsize=9)
+    paper.set_xlim(min(0, *deltas.values()) - 0.5, max(deltas.values()) * 1.3 + 0.5)
+    ours.margins(x=0.18)
+    for ax in (ours, paper):
+        ax.axvline(0, color="k", lw=0.8)
+        ax.grid(axis="y", visible=False)
+    ours.set_yticks(range(len(methods)), [NAMES[m] for m in methods])
+    ours.invert_yaxis()
+    ours.set_xlabel("our probe-error change vs SSCL\n(percentage points; < 0 = better)")
+    paper.set_xlabel("paper's accuracy change vs SimCLR\n(percentage points; > 0 = better)")
+    ours.set_title("synthetic simulator (ours)")
+    paper.set_title("paper: ImageNet-100, ResNet-18")
+    handles, labels = ours.get_legend_handles_labels()
+    title = note + "; dots: one per seed"
+    if len(settings) > 1:
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(settings), title=title)
+    else:
+        ours.set_title(f"synthetic simulator (ours)\n{title}", fontsize=9)
+    cfg = results["config"]
+    fig.suptitle(f"CLIP-guided resampling on a SYNTHETIC simulator ({cfg['n_classes']} classes × "
+                 f"{cfg['images_per_class']} sources × {cfg['views_per_image']} views),\nbeside the paper's "
+                 "ImageNet numbers (not reproduced here)")
+    return fig
