@@ -4,8 +4,9 @@ One `synthetic.planted_model` graph, its exact top ``k + 1`` singular triplets a
 the population spectral loss against step beside ``L_min = -sum_{i<=k} s_i^2`` (InfoNCE's after the best scalar
 rescaling of its product, `amf.solvers.convergence.rescaled_loss`), the subspace distance to ``span(U_k)``
 against step (``arrays``: ``step``, ``loss``, ``loss_gap``, ``subspace_distance``, ``objective``), and the final
-certificate. InfoNCE is swept over the temperature ``tau``: its alignment with ``span(U_k)`` and its probe error
-against ``tau``. gd and sgd are judged by their certificates; InfoNCE is not judged (``passed = null``): no
+certificate, with ``alignment = mean_i cos^2 theta_i`` over the principal angles to ``span(U_k)`` (the share of
+the spectral subspace the encoder spans; the subspace distance is ``sin theta_max`` alone). InfoNCE is swept over
+the temperature ``tau``: its alignment and probe error against ``tau``. gd and sgd are judged by their certificates; InfoNCE is not judged (``passed = null``): no
 theorem ties its optimum to the SVD.
 """
 
@@ -72,7 +73,9 @@ def measure(config: TrainingConfig, seed: int) -> dict:
     curve = solution.curve
     return {
         "k": k, "loss": cert.loss, "loss_min": cert.loss_min, "loss_gap": cert.loss_gap,
-        "subspace_distance": cert.subspace_distance, "probe_error_ls": cert.probe_error,
+        "subspace_distance": cert.subspace_distance, "principal_angles": list(cert.principal_angles),
+        "alignment": float(np.mean(np.cos(np.asarray(cert.principal_angles)) ** 2)),
+        "probe_error_ls": cert.probe_error,
         "probe_error_optimal": cert.probe_error_optimal, "iterations": int(cert.iterations),
         "reason": str(cert.reason), "criterion": cert.criterion,
         "arrays": {name: np.asarray(curve[name]) for name in ("step", "loss", "loss_gap", "subspace_distance",
@@ -88,7 +91,7 @@ def summarize(config: TrainingConfig, points: list[dict]) -> dict:
     for tau in taus:
         group = [p for p in points if p["params"]["solver"] == "infonce" and p["params"]["tau"] == tau]
         rows.append({"tau": tau, **{m: float(np.mean([p[m] for p in group]))
-                                    for m in ("subspace_distance", "loss_gap", "probe_error_ls")}})
+                                    for m in ("subspace_distance", "alignment", "loss_gap", "probe_error_ls")}})
     return {"temperature": rows}
 
 
@@ -100,6 +103,6 @@ EXPERIMENT = Experiment(
     quick={"steps": 400, "batch_size": 256, "tau": [0.1, 0.5], "seeds": [0]},
     measure=measure,
     summarize=summarize,
-    headline=("loss_gap", "subspace_distance", "probe_error_ls"),
+    headline=("loss_gap", "subspace_distance", "alignment", "probe_error_ls"),
     quick_seconds=12.0,
 )
