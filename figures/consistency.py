@@ -29,17 +29,20 @@ def sweep_figure(results: dict, x: str, left: tuple[str, ...], right: tuple[str,
     note = ""
     for (group, rows), marker in zip(groups.items(), MARKERS * 9):
         xs = [style.x_value(results, row, x) for row in rows]
-        suffix = f" ({group})" if group else ""
+        first = marker == MARKERS[0]
         for metric in left:
             color = style.COLORS[metric]
             note = style.errorbars(ax_l, xs, rows, metric, color=color, marker=marker,
-                                   label=style.LABELS[metric] + suffix)
+                                   label=style.LABELS[metric] if first else None)
             population, _, _ = style.seed_stats(rows, f"population.{metric}")
             if results["config"].get("n_pairs") and (population == population).any():
                 ax_l.plot(xs, population, ls="--", lw=1, color=color)
         for metric in right:
             style.errorbars(ax_r, xs, rows, metric, floor, color=style.COLORS[metric], marker=marker,
-                            ls="--" if metric == "bound_paper_form" else "-", label=style.LABELS[metric] + suffix)
+                            ls="--" if metric == "bound_paper_form" else "-",
+                            label=style.LABELS[metric] if first else None)
+        if len(groups) > 1:
+            ax_l.plot([], [], marker, color="k", label=group)
     style.shade_vacuous(ax_r)
     ax_l.set_ylim(-0.03, 1.03)
     ax_l.set_ylabel("value (unitless, 0 to 1)")
@@ -49,7 +52,7 @@ def sweep_figure(results: dict, x: str, left: tuple[str, ...], right: tuple[str,
     ax_r.set_title("measured error against the bounds")
     for ax in (ax_l, ax_r):
         ax.set_xlabel(AXIS_LABELS.get(x, x))
-        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
     notes = [note, "dashed: population closed form" if results["config"].get("n_pairs") else "",
              "dotted line: measured 0" if floor else ""]
     fig.legend(*_handles(ax_l, ax_r), loc="outside lower center", ncols=3,
