@@ -121,16 +121,28 @@ class KrylovPlan:
         return self.basis + self.block > self.dim
 
 
-def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: str | None = None) -> KrylovPlan:
+HOST_BLOCK = 8
+"""Default block of the CPU path (`amf.solvers.krylov_host`) for ``k >= 8``: one 64-byte cache line of float64
+per gathered row of the host kernel, which costs per call about what 4 columns cost (docs/performance.md)."""
+
+
+def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: str | None = None,
+         host: bool = False) -> KrylovPlan:
     """The `KrylovPlan` `topk_svd` uses for an ``m x n`` operator (defaults in the module docstring).
 
     ``side``: where the basis lives; default the smaller side (``"right"`` when ``n <= m``). A row-sharded
     operator asks for ``"left"`` (`amf.operators.sharded.ShardedOperator.basis_side`) so the basis is sharded too.
+    ``host``: the CPU path's default block, `HOST_BLOCK` (4 for ``k < 8``).
     """
     m, n = shape
     side = side or ("right" if n <= m else "left")
     dim = n if side == "right" else m
-    block = int(block_size) if block_size is not None else int(np.clip(k // 8, 4, 16))
+    if block_size is not None:
+        block = int(block_size)
+    elif host:
+        block = HOST_BLOCK if k >= HOST_BLOCK else 4
+    else:
+        block = int(np.clip(k // 8, 4, 16))
     keep = k + max(2 * block, 8)
     steps = max(4, -(-4 * keep // (3 * block)))
     return KrylovPlan(k=k, block=block, keep=keep, steps=steps, side=side, dim=dim)
@@ -557,7 +569,7 @@ def topk_svd(
     iterations = matvecs = 0
     finished = True  # the Lanczos stopping rule held (False: max_iterations ran out)
     while True:
-        plan_ = plan((m, n), k, block_size, side=getattr(op, "basis_side", None))
+        plan_ = plan((m, n), k, block_size, side=getattr(op, "basis_side", None), host=_on_host(op))
         if plan_.dense:
             u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
             matvecs += min(m, n)

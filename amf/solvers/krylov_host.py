@@ -126,6 +126,19 @@ def _orthonormalize(basis: np.ndarray, c: int, b: int, w: np.ndarray, top: int |
     return q, column, r
 
 
+def _ritz(t: np.ndarray, r: np.ndarray, b: int, k: int, tol: float):
+    """Ritz values ``theta`` (descending) and vectors ``y`` of the symmetric ``t`` (its upper triangle), and
+    whether the top ``k`` pairs meet the stopping rule ``||r E^T y_i|| <= tol s_1 max(s_i, sqrt(tol) s_1) / 2``
+    (``s_i = sqrt(theta_i)``; the right residual of the triplet after Rayleigh–Ritz is ``||r E^T y_i|| / s_i``).
+    """
+    theta, y = np.linalg.eigh(np.triu(t) + np.triu(t, 1).T)
+    theta, y = theta[::-1], y[:, ::-1]
+    resid = np.linalg.norm(r @ y[-b:, :k], axis=0)
+    s = np.sqrt(np.maximum(theta[:k], 0.0))
+    s1 = max(float(s[0]), np.finfo(t.dtype).tiny)
+    return theta, y, bool(np.all(resid <= 0.5 * tol * s1 * np.maximum(s, np.sqrt(tol) * s1)))
+
+
 def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: int, block: int, keep: int,
                  steps: int, side: str, tol: float, max_iterations: int, seed: int):
     """Thick-restart block Lanczos on the normal operator, on the host (module docstring).
@@ -149,12 +162,10 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
     start, _, _ = _svqb(rng.standard_normal((n_dim, b)).astype(dtype), 0.0, rng, basis[:0])
     basis[keep : keep + b] = start.T
     theta = np.zeros(keep, dtype)
-    converged = False
     cycles = 0
-    while cycles < max_iterations and not converged:
+    while True:
         t = np.zeros((p, p), dtype)
         t[np.arange(keep), np.arange(keep)] = theta
-        r = np.zeros((b, b), dtype)
         for j in range(steps):
             c = keep + j * b  # the current block's first row; rows [0, c + b) are the basis so far
             w = normal(np.ascontiguousarray(basis[c : c + b].T))
@@ -162,25 +173,26 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
             q, column, r = _orthonormalize(basis, c, b, w, top if j > 0 else None, eta, rng)
             basis[c + b : c + 2 * b] = q.T
             t[: c + b, c : c + b] = column
-        t = np.triu(t) + np.triu(t, 1).T
-        theta_all, y = np.linalg.eigh(t)
-        theta_all, y = theta_all[::-1], y[:, ::-1]
-        resid = np.linalg.norm(r @ y[p - b :, :k], axis=0)
-        select = np.zeros((p + b, keep + b), dtype)
+            # M V = V T + Q R E^T holds for the basis so far: its Ritz pairs can be judged after every step
+            size = c + b
+            theta_all, y, converged = _ritz(t[:size, :size], r, b, k, tol)
+            if converged:
+                break
+        cycles += 1
+        if converged or cycles >= max_iterations:
+            break
+        select = np.zeros((p + b, keep + b), dtype)  # restart: [Y_keep | E]^T V over the first rows
         select[:p, :keep] = y[:, :keep]
         select[p:, keep:] = np.eye(b, dtype=dtype)
         _restart_rows(basis, select)
         basis[keep + b :] = 0
         theta = theta_all[:keep].astype(dtype)
-        cycles += 1
-        s = np.sqrt(np.maximum(theta[:k], 0.0))
-        s1 = max(float(s[0]), np.finfo(dtype).tiny)
-        converged = bool(np.all(resid <= 0.5 * tol * s1 * np.maximum(s, np.sqrt(tol) * s1)))
 
-    # Rayleigh–Ritz on the other side (amf.solvers.krylov, step 5): W = A V_k, W = Q R, R = X S Z^T
-    # the top Ritz vectors after the last restart, (k, N); orthonormal to eta (the semi-orthogonality
-    # level), and to round-off after one more Gram-based pass
-    rows = np.ascontiguousarray(_svqb(np.ascontiguousarray(basis[:k].T), 0.0, rng, basis[:0])[0].T)
+    # Rayleigh–Ritz on the other side (amf.solvers.krylov, step 5): W = A V_k, W = Q R, R = X S Z^T; the top
+    # Ritz vectors (k, N) are orthonormal to eta (the semi-orthogonality level), to round-off after one more pass
+    ritz = np.ascontiguousarray(basis[:size].T @ y[:, :k])  # (N, k)
+    rows = np.ascontiguousarray(_svqb(ritz, 0.0, rng, basis[:0])[0].T)
+    del ritz
     del basis  # frees the basis before the (m, k) blocks of the last step
     other = (forward if side == "right" else backward).multiply_stored(np.ascontiguousarray(rows.T))  # (m or n, k)
     normal.products += k
