@@ -49,7 +49,10 @@ Thick restart bounds the memory to ``N (p + b)`` numbers. The price of the norma
 spectrum: triplets with ``s_i / s_1 < ~sqrt(eps / tol)`` may not reach ``tol`` (irrelevant at the top of ``Pn``).
 
 Implementation. Sparse products go through `amf.operators.SparseOperator`, whose layout follows the backend
-(scipy's CSR kernel in threads on a CPU, a jagged XLA layout elsewhere). One jitted ``lax.while_loop`` over
+(a numba CSR-times-block kernel on the host on a CPU, a jagged XLA layout elsewhere). On a CPU the whole
+iteration runs on the host too, in numpy (`amf.solvers.krylov_host`: the same algorithm, reading only the
+basis prefix in use, the stopping rule judged after every block step, default block `HOST_BLOCK`); what follows
+describes the jitted path every other backend runs. One jitted ``lax.while_loop`` over
 cycles; inside a cycle one ``lax.fori_loop`` over the block steps, each reading the whole ``(p + b) x N`` basis
 buffer (rows past the current block are kept zero): a prefix slice would be copied by XLA (+1.3 GB at
 ``N = 10^6``) and would need one compiled body per prefix; the zero rows cost ~40% more Gram–Schmidt
