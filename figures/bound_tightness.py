@@ -18,6 +18,15 @@ from figures import style
 METRICS = ("probe_error_ls", "bound_rigorous_phi", "bound_paper_form")
 
 
+def _handles(axes):
+    """Every labelled artist of the panels, once per label."""
+    seen = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    return list(seen.values()), list(seen)
+
+
 def draw(results: dict, arrays: dict):
     x, groups = style.series(results, "k")
     ncols = min(len(groups), 3)
@@ -33,12 +42,19 @@ def draw(results: dict, arrays: dict):
         for metric, marker in zip(METRICS, "osD"):
             note = style.errorbars(ax, xs, rows, metric, floor, color=style.COLORS[metric], marker=marker,
                                    ls="--" if metric == "bound_paper_form" else "-", label=style.LABELS[metric])
+        undefined = [xv for xv, row in zip(xs, rows) if "bound_rigorous_phi" not in row["metrics"]]
+        if undefined:  # no gap (s_{k+1} = 1): the bound is undefined, not small
+            ax.plot(undefined, [0.97] * len(undefined), "x", ms=8, mew=2, color=style.COLORS["bound_rigorous_phi"],
+                    transform=ax.get_xaxis_transform(), label="bound undefined: no gap ($s_{k+1} = 1$)")
         if x == "k":
             ax.axvline(cfg["n_classes"], color=style.OKABE_ITO["grey"], ls="--", lw=0.8,
                        label=f"k = r = {cfg['n_classes']} classes")
-        ax.set_title(group.replace("noise =", "class noise =") or "one setting")
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(6, integer=x == "k"))
+        fixed = ", ".join(f"{n} = {cfg[n]}" for n in ("noise", "k") if n != x and not isinstance(cfg[n], list))
+        ax.set_title((group or fixed).replace("noise =", "class noise ="))
+        if x == "k" and len(xs) <= 12:
+            ax.set_xticks(xs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
     for ax in axes[:len(groups)]:
         style.shade_vacuous(ax)
     for ax in axes[:len(groups)]:
@@ -46,12 +62,12 @@ def draw(results: dict, arrays: dict):
     for ax in axes[len(groups):]:
         ax.set_axis_off()
     for ax in axes[(nrows - 1) * ncols:] + axes[len(groups) - ncols:len(groups)]:
-        ax.set_xlabel("rank k" if x == "k" else x)
+        ax.set_xlabel({"k": "rank k", "noise": "class noise (probability)"}.get(x, x))
         ax.tick_params(labelbottom=True)
     for ax in axes[::ncols]:
         ax.set_ylabel("error rate (share of $p_V$)")
     spare = axes[len(groups)] if len(groups) < len(axes) else None
-    legend = (spare or fig).legend(*axes[0].get_legend_handles_labels(),
+    legend = (spare or fig).legend(*_handles(axes),
                                    **({"loc": "center"} if spare else {"loc": "outside lower center", "ncols": 3}),
                                    title=note + ("; dotted: measured 0" if floor else ""))
     legend.get_title().set_multialignment("center")

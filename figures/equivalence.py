@@ -25,9 +25,9 @@ def draw(results: dict, arrays: dict):
     gap = np.array([p["relative_gap"] for p in points])
     distance = np.array([p["subspace_distance"] for p in points])
     x_floor = style.zero_floor(ax, gap, axis="x")
-    y_floor = style.zero_floor(ax, distance)
+    y_floor = style.zero_floor(ax, [*distance, EPS])  # log down to the tolerance, whatever the distances
     x, y = style.floored(gap, x_floor), style.floored(distance, y_floor)
-    bins = np.logspace(np.log10(np.nanmin(y)) - 0.25, np.log10(np.nanmax(y)) + 0.25, 30)
+    bins = 10.0 ** np.arange(np.floor(np.log10(np.nanmin(y))), np.log10(np.nanmax(y)) + 0.75, 0.5)  # half decades
     for status, (marker, color) in STATUS.items():
         mine = np.array([p["status"] == status for p in points])
         if not mine.any():
@@ -53,7 +53,9 @@ def draw(results: dict, arrays: dict):
     extra = f"; max $|\\lambda_i - s_i^2|$ over all graphs = {counts:.0e}" if counts is not None else ""
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2,
                title=("dotted lines: measured 0" if x_floor or y_floor else "") + extra)
-    swept = ", ".join(f"{n} ∈ {sorted({p['params'][n] for p in points})}" for n in style.swept(results))
-    fig.suptitle(f"T3 on synthetic planted graphs: MMCL optimum vs SSCL on the text-induced graph\n{swept}, "
-                 f"{len(results['seeds'])} seeds")
+    cfg = results["config"]
+    swept = [f"{n} ∈ {sorted({p['params'][n] for p in points})}" for n in style.swept(results)]
+    fixed = [f"{n} = {cfg[n]}" for n in ("n_images", "density", "noise", "k") if not isinstance(cfg.get(n), list)]
+    fig.suptitle("T3 on synthetic planted graphs: MMCL optimum vs SSCL on the text-induced graph\n"
+                 + ", ".join(swept + fixed + [f"{len(results['seeds'])} seeds"]))
     return fig

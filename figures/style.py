@@ -48,7 +48,8 @@ plt.rcParams.update({
     "legend.fontsize": 9, "legend.title_fontsize": 9, "figure.titlesize": 11, "axes.grid": True,
     "grid.alpha": 0.3, "grid.linewidth": 0.6, "axes.spines.top": False, "axes.spines.right": False,
     "lines.markersize": 5, "lines.linewidth": 1.6, "errorbar.capsize": 3, "legend.frameon": False,
-    "pdf.fonttype": 42, "svg.fonttype": "none", "axes.prop_cycle": matplotlib.cycler(color=list(_C.values())),
+    "axes.formatter.useoffset": False, "pdf.fonttype": 42,
+    "axes.prop_cycle": matplotlib.cycler(color=list(_C.values())),
 })
 
 
@@ -59,14 +60,17 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 8.0, height: fl
 
 
 def zero_floor(ax, values, axis: str = "y") -> float | None:
-    """Put ``ax``'s ``axis`` on a log scale that shows zeros: returns the floor (a decade below the smallest
-    positive of ``values``, None when none is zero) at which a caller draws its zeros; the floor's tick reads
-    "0", no tick lies below it and a dotted line marks it."""
+    """Put ``ax``'s ``axis`` on a log scale that shows zeros (left linear when ``values`` are positive and span
+    under a decade): returns the floor (a decade below the smallest positive of ``values``, None when none is
+    zero) at which a caller draws its zeros; the floor's tick reads "0", no tick lies below it and a dotted line
+    marks it."""
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    positive = values[values > 0]
+    if positive.size and positive.max() < 10 * positive.min() and not (values <= 0).any():
+        return None  # under a decade: a linear axis reads better
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
     if not (values <= 0).any():
         return None
-    positive = values[values > 0]
     floor = 10.0 ** (np.floor(np.log10(positive.min())) - 1) if positive.size else 1e-3
     (ax.axhline if axis == "y" else ax.axvline)(floor, color=_C["grey"], ls=":", lw=1)
     return floor
