@@ -21,6 +21,8 @@ COLORS = {"probe_error_ls": "probe_error_ls", "probe_error_present": "bound_pape
 def draw(results: dict, arrays: dict):
     x, groups = style.series(results, "n_pairs")
     fig, (left, right) = style.new_figure(2, height=3.9)
+    left.set_xscale("log")
+    right.set_xscale("log")
     errors = ("probe_error_ls", "probe_error_present")
     values = [v for rows in groups.values() for row in rows for m in errors if (s := row["metrics"].get(m))
               for v in (s["min"], s["mean"] - s["std"])]
@@ -37,14 +39,16 @@ def draw(results: dict, arrays: dict):
                 note = style.errorbars(ax, xs, rows, metric, floor if ax is left else None, marker=marker, ls=ls,
                                        color=style.COLORS[COLORS[metric]], label=label + suffix)
     first = next(iter(groups.values()))[0]["metrics"]
+    ns = [style.x_value(results, row, x) for rows in groups.values() for row in rows]
+    if min(ns) == max(ns):  # one sample size: give the log axis a width before the lines across it
+        for ax in (left, right):
+            ax.set_xlim(ns[0] / 3, ns[0] * 3)
     if population:
         left.axhline(style.floored([population[0]], floor)[0], color=style.OKABE_ITO["blue"], ls="-.", lw=1.2,
                      label=f"population minimizer: $E_{{LS}}$ = {population[0]:.2g}")
     if "population.s_next" in first:
         right.axhline(first["population.s_next"]["mean"], color=style.COLORS["s_next"], ls="-.", lw=1.2,
                       label=f"population $s_{{k+1}}$ = {first['population.s_next']['mean']:.2f}")
-    left.set_xscale("log")
-    right.set_xscale("log")
     style.finish_floor(left, floor)
     right.set_ylim(-0.03, 1.03)
     for ax in (left, right):

@@ -48,7 +48,8 @@ def draw(results: dict, arrays: dict):
             if len(seeds) > 3:
                 err, note = [[seeds.std()], [seeds.std()]], f"whiskers: ± std over {len(seeds)} seeds"
             else:
-                err, note = [[mean - seeds.min()], [seeds.max() - mean]], f"whiskers: min–max over {len(seeds)} seeds"
+                err = [[mean - seeds.min()], [seeds.max() - mean]]
+                note = f"whiskers: min–max over {len(seeds)} seeds" if len(seeds) > 1 else "1 seed, no spread"
             ours.barh(y, mean, height * 0.9, color=style.COLORS[method], alpha=0.85, hatch=HATCHES[j % 4],
                       edgecolor="white", label=label if i == 0 else None)
             ours.errorbar(mean, y, xerr=err, color="k", lw=1, capsize=3)
@@ -75,7 +76,7 @@ def draw(results: dict, arrays: dict):
     ours.set_title("synthetic simulator (ours)")
     paper.set_title("paper: ImageNet-100, ResNet-18")
     handles, labels = ours.get_legend_handles_labels()
-    title = note + "; dots: one per seed"
+    title = note + ("; dots: one per seed" if len(settings[0][2]) > 1 else "")
     if len(settings) > 1:
         fig.legend(handles, labels, loc="outside lower center", ncols=len(settings), title=title)
     else:

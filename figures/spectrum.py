@@ -13,6 +13,8 @@ import numpy as np
 
 from figures import style
 
+PALETTE = [style.OKABE_ITO[c] for c in ("blue", "orange", "green", "purple", "vermillion", "sky", "black")]
+
 
 def _groups(results: dict, arrays: dict) -> dict[str, dict]:
     """Per setting: its label, ``k`` and the seeds' arrays stacked (trimmed to the shortest)."""
@@ -21,7 +23,8 @@ def _groups(results: dict, arrays: dict) -> dict[str, dict]:
     for p in results["points"]:
         label = ", ".join(str(p["params"][n]) if n == "graph" else f"{n} = {p['params'][n]}" for n in names) \
             or str(p["params"].get("graph", results["config"].get("graph")))
-        group = out.setdefault(label, {"graph": p["params"].get("graph"), "k": p["k"], "s": [], "eig": [],
+        group = out.setdefault(label, {"graph": p["params"].get("graph", results["config"].get("graph")),
+                                       "k": p["k"], "s": [], "eig": [],
                                        "error": 0.0})
         group["s"].append(arrays[p["arrays"]["singular_values"]])
         group["eig"].append(arrays[p["arrays"]["text_induced_eigenvalues"]])
@@ -38,8 +41,10 @@ def draw(results: dict, arrays: dict):
     fig, (left, right) = style.new_figure(2, height=3.9)
     seeds = len(results["seeds"])
     error = max(g["error"] for g in groups.values())
+    graphs = [g["graph"] for g in groups.values()]
+    by_graph = len(set(graphs)) == len(graphs) and all(g in style.COLORS for g in graphs)
     for j, (label, g) in enumerate(groups.items()):
-        color = style.COLORS.get(g["graph"] if len(groups) <= 2 else "", f"C{j % 9}")
+        color = style.COLORS[g["graph"]] if by_graph else PALETTE[j % len(PALETTE)]
         i = np.arange(1, g["s"].shape[1] + 1)
         s, k = g["s"].mean(axis=0), g["k"]
         left.plot(i, s, "o-", ms=4, color=color, label=f"{label} graph")
@@ -74,7 +79,8 @@ def draw(results: dict, arrays: dict):
     fig.legend(handles, labels, loc="outside lower center", ncols=2,
                title=f"{seeds} seed{'s' * (seeds > 1)}, seed mean shown{band}")
     cfg = results["config"]
+    about = {"block": f"block: weight {cfg.get('across')} across classes",
+             "noisy": f"noisy: planted model, class noise {cfg.get('noise')}"}
     fig.suptitle(f"Spectra of synthetic graphs, {cfg.get('n_classes')} classes, {cfg.get('images')} images × "
-                 f"{cfg.get('texts')} texts\nblock: weight {cfg.get('across')} across classes; noisy: planted "
-                 f"model, class noise {cfg.get('noise')}")
+                 f"{cfg.get('texts')} texts\n" + "; ".join(about[g] for g in dict.fromkeys(graphs) if g in about))
     return fig
