@@ -32,7 +32,8 @@ def draw(results: dict, arrays: dict):
         ax.text(j, i, LETTERS[c["winner_probe"]], ha="center", va="center", fontsize=12,
                 color="white" if c["winner_bound"] == "mmcl" else "black")
     colors = [style.COLORS["mmcl"], style.COLORS["sscl"], "#DDDDDD"]
-    ax.imshow(grid, origin="lower", cmap=ListedColormap(colors), vmin=-0.5, vmax=2.5, aspect="auto")
+    ax.pcolormesh(np.arange(len(noises) + 1) - 0.5, np.arange(len(strengths) + 1) - 0.5, grid,
+                  cmap=ListedColormap(colors), vmin=-0.5, vmax=2.5, edgecolors="white", linewidth=1)  # vector
     ax.set_xticks(range(len(noises)), [f"{v:g}" for v in noises])
     ax.set_yticks(range(len(strengths)), [f"{v:g}" for v in strengths])
     ax.grid(False)
