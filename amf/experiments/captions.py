@@ -114,7 +114,7 @@ CONSISTENCY = Experiment(
     measure=measure,
     summarize=_trend("noise", ("alpha", "phi", "gap", "probe_error_ls", "bound_rigorous_phi", "bound_paper_form")),
     headline=("alpha", "phi", "gap", "probe_error_ls", "bound_rigorous_phi"),
-    quick_seconds=8.0,
+    quick_seconds=7.0,
 )
 
 DIVERSITY = Experiment(
@@ -127,5 +127,5 @@ DIVERSITY = Experiment(
     measure=measure,
     summarize=_trend("diversity", ("s_next", "gap", "phi", "probe_error_ls", "bound_rigorous_phi")),
     headline=("s_next", "gap", "probe_error_ls", "bound_rigorous_phi"),
-    quick_seconds=8.0,
+    quick_seconds=7.0,
 )

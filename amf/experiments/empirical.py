@@ -244,5 +244,5 @@ EXPERIMENT = Experiment(
     measure=measure,
     summarize=summarize,
     headline=("probe_error_ls", "missing_mass", "population.probe_error_ls"),
-    quick_seconds=4.0,
+    quick_seconds=7.0,
 )

@@ -111,5 +111,5 @@ EXPERIMENT = Experiment(
     measure=measure,
     summarize=summarize,
     headline=("relative_gap", "subspace_distance"),
-    quick_seconds=4.0,
+    quick_seconds=8.0,
 )

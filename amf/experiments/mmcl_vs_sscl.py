@@ -104,5 +104,5 @@ EXPERIMENT = Experiment(
     summarize=summarize,
     headline=("mmcl.phi", "sscl.phi", "mmcl.gap", "sscl.gap", "mmcl.bound_rigorous_phi", "sscl.bound_rigorous_phi",
               "mmcl.probe_error_ls", "sscl.probe_error_ls"),
-    quick_seconds=10.0,
+    quick_seconds=8.0,
 )

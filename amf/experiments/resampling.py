@@ -104,5 +104,5 @@ EXPERIMENT = Experiment(
     measure=measure,
     summarize=summarize,
     headline=tuple(f"delta.{m}" for m in PAPER_DELTA),
-    quick_seconds=15.0,
+    quick_seconds=12.0,
 )

@@ -66,5 +66,5 @@ EXPERIMENT = Experiment(
     quick={"images": 80, "texts": 60},
     measure=measure,
     headline=("s_k", "s_next", "gap", "eigenvalue_error"),
-    quick_seconds=3.0,
+    quick_seconds=5.0,
 )

@@ -104,5 +104,5 @@ EXPERIMENT = Experiment(
     measure=measure,
     summarize=summarize,
     headline=("loss_gap", "subspace_distance", "alignment", "probe_error_ls"),
-    quick_seconds=12.0,
+    quick_seconds=8.0,
 )
