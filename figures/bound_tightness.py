@@ -74,5 +74,5 @@ def draw(results: dict, arrays: dict):
     held = results.get("bound_held")
     fig.suptitle(f"Where the proved bound is tight, loose or vacuous — synthetic planted graphs\n"
                  f"{cfg['n_images']} images × {cfg['n_texts']} texts, {cfg['n_classes']} classes"
-                 + ("" if held is None else f"; E_LS ≤ proved bound at every point: {'yes' if held else 'NO'}"))
+                 + ("" if held is None else f"; $E_{{LS}}$ ≤ proved bound at every point: {'yes' if held else 'NO'}"))
     return fig

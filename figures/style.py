@@ -37,7 +37,6 @@ COLORS = {
     "propack": _C["green"], "sklearn": _C["purple"],
 }
 LABELS = {"probe_error_ls": "$E_{LS}$ (measured)", "bound_rigorous_phi": r"$2\varphi/(1-s_{k+1}^2)$ [proved]",
-          "bound_rigorous_alpha": r"$4\alpha/(1-s_{k+1}^2)$ [proved]",
           "bound_paper_form": r"paper form $4\alpha/(1-s_{k+1}^2)+8\alpha$", "alpha": r"$\alpha$",
           "phi": r"$\varphi$", "s_next": "$s_{k+1}$", "gap": "gap $1-s_{k+1}^2$"}
 VACUOUS = {"color": _C["grey"], "alpha": 0.15, "lw": 0}
