@@ -51,10 +51,10 @@ def draw(results: dict, arrays: dict):
                        label=f"k = r = {cfg['n_classes']} classes")
         fixed = ", ".join(f"{n} = {cfg[n]}" for n in ("noise", "k") if n != x and not isinstance(cfg[n], list))
         ax.set_title((group or fixed).replace("noise =", "class noise ="))
-        if x == "k" and len(xs) <= 12:
+        if x == "k" and len(xs) <= 6:
             ax.set_xticks(xs)
         else:
-            ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
+            ax.xaxis.set_major_locator(MaxNLocator(6, integer=x == "k", steps=[1, 2, 5, 10]))
     for ax in axes[:len(groups)]:
         style.shade_vacuous(ax)
     for ax in axes[:len(groups)]:
@@ -69,7 +69,7 @@ def draw(results: dict, arrays: dict):
     spare = axes[len(groups)] if len(groups) < len(axes) else None
     legend = (spare or fig).legend(*_handles(axes),
                                    **({"loc": "center"} if spare else {"loc": "outside lower center", "ncols": 3}),
-                                   title=note + ("; dotted: measured 0" if floor else ""))
+                                   title=note + ("\ndotted line: measured 0" if floor else ""))
     legend.get_title().set_multialignment("center")
     held = results.get("bound_held")
     fig.suptitle(f"Where the proved bound is tight, loose or vacuous — synthetic planted graphs\n"
