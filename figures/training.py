@@ -65,7 +65,10 @@ def draw(results: dict, arrays: dict):
     axes[1].set_title("subspace distance to the SVD")
     if len(taus) > 1:
         _temperature(results, axes[2:], taus)
-    band = f"line: median, band: min–max over {seeds} seeds" if seeds > 1 else "1 seed"
+    band = f"curves: median, band: min–max over {seeds} seeds" if seeds > 1 else "1 seed"
+    if len(taus) > 1:
+        axes[0].plot([], [], "--", color=style.OKABE_ITO["grey"], lw=1, label="gd / sgd final value (τ panels)")
+        axes[0].plot([], [], ":", color="k", lw=1, label="exact minimizer's $E_{LS}$")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(len(curves), 4),
                title=band + ("; InfoNCE loss after the best scalar rescaling" if taus else ""))
     cfg = results["config"]
@@ -82,20 +85,16 @@ def _temperature(results: dict, axes, taus: list) -> None:
     others = [r for r in results["summary"] if r["params"].get("solver") != "infonce"]
     for metric, ax, name in zip(("subspace_distance", "probe_error_ls"), axes,
                                 ("final subspace distance", "final probe error $E_{LS}$")):
-        note = style.errorbars(ax, taus, rows, metric, color=style.COLORS["infonce"], marker="o",
-                               label="infonce")
+        note = style.errorbars(ax, taus, rows, metric, color=style.COLORS["infonce"], marker="o")
         for r in others:
             solver = r["params"].get("solver")
-            ax.axhline(r["metrics"][metric]["mean"], color=style.COLORS.get(solver, "k"), ls="--", lw=1,
-                       label=f"{solver} (final)")
+            ax.axhline(r["metrics"][metric]["mean"], color=style.COLORS.get(solver, "k"), ls="--", lw=1)
         if metric == "probe_error_ls" and "probe_error_optimal" in rows[0]["metrics"]:
-            ax.axhline(rows[0]["metrics"]["probe_error_optimal"]["mean"], color="k", ls=":", lw=1,
-                       label="exact minimizer")
+            ax.axhline(rows[0]["metrics"]["probe_error_optimal"]["mean"], color="k", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xticks(taus, [f"{t:g}" for t in taus], minor=False)
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("InfoNCE temperature τ (log scale)")
         ax.set_title(f"InfoNCE: {name} ({note})")
-        ax.legend(loc="best")
     axes[0].set_ylabel("sin of largest angle (0–1)")
     axes[1].set_ylabel("error rate (share of $p_V$ mass)")
