@@ -135,7 +135,7 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: st
 
     ``side``: where the basis lives; default the smaller side (``"right"`` when ``n <= m``). A row-sharded
     operator asks for ``"left"`` (`amf.operators.sharded.ShardedOperator.basis_side`) so the basis is sharded too.
-    ``host``: the CPU path's default block, `HOST_BLOCK` (4 for ``k < 8``).
+    ``host``: the CPU path's sizes: block `HOST_BLOCK` (4 for ``k < 8``), ``steps = max(4, ceil(keep / b))``.
     """
     m, n = shape
     side = side or ("right" if n <= m else "left")
@@ -147,7 +147,8 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: st
     else:
         block = int(np.clip(k // 8, 4, 16))
     keep = k + max(2 * block, 8)
-    steps = max(4, -(-4 * keep // (3 * block)))
+    # the host basis p ~ 2 keep: as few products as p ~ 2.3 keep (736 at 10^6 nodes, k = 32) in 13% less memory
+    steps = max(4, -(-keep // block) if host else -(-4 * keep // (3 * block)))
     return KrylovPlan(k=k, block=block, keep=keep, steps=steps, side=side, dim=dim)
 
 
