@@ -32,8 +32,7 @@ def draw(results: dict, arrays: dict):
     ncols = min(len(groups), 3)
     nrows = math.ceil(len(groups) / ncols)
     fig, axes = style.new_figure(ncols, nrows, height=2.9 * nrows + 1.2, sharex=True, sharey=True)
-    values = [v for rows in groups.values() for row in rows for m in METRICS if (s := row["metrics"].get(m))
-              for v in (s["min"], s["mean"] - s["std"])]
+    values = style.extent(groups, METRICS)
     cfg = results["config"]
     note, floor = "", None
     for ax, (group, rows) in zip(axes, groups.items()):

@@ -23,8 +23,7 @@ def sweep_figure(results: dict, x: str, left: tuple[str, ...], right: tuple[str,
     vacuous region; one marker per group of the other swept parameters."""
     x, groups = style.series(results, x)
     fig, (ax_l, ax_r) = style.new_figure(2, height=3.9)
-    values = [v for rows in groups.values() for row in rows for m in right if (s := row["metrics"].get(m))
-              for v in (s["min"], s["mean"] - s["std"])]
+    values = style.extent(groups, right)
     floor = style.zero_floor(ax_r, values)
     note = ""
     for (group, rows), marker in zip(groups.items(), MARKERS * 9):

@@ -24,8 +24,7 @@ def draw(results: dict, arrays: dict):
     left.set_xscale("log")
     right.set_xscale("log")
     errors = ("probe_error_ls", "probe_error_present")
-    values = [v for rows in groups.values() for row in rows for m in errors if (s := row["metrics"].get(m))
-              for v in (s["min"], s["mean"] - s["std"])]
+    values = style.extent(groups, errors)
     population = [r["metrics"].get("population.probe_error_ls") for rows in groups.values() for r in rows]
     population = [p["mean"] for p in population if p]
     floor = style.zero_floor(left, values + population)

@@ -152,6 +152,17 @@ def seed_stats(rows: list[dict], metric: str) -> tuple[np.ndarray, np.ndarray, s
     return mean, bar.reshape(2, len(rows)), note
 
 
+def extent(groups: dict[str, list[dict]], metrics) -> list[float]:
+    """Every seed mean and lower whisker end `errorbars` draws for these summary rows and metrics (what a log
+    axis must show: `zero_floor` takes them)."""
+    out = []
+    for rows in groups.values():
+        for metric in metrics:
+            mean, bar, _ = seed_stats(rows, metric)
+            out += [*mean, *(mean - bar[0])]
+    return [v for v in out if np.isfinite(v)]
+
+
 def errorbars(ax, x, rows: list[dict], metric: str, floor: float | None = None, **style) -> str:
     """Plot the seed mean of ``metric`` against ``x`` with its seed error bar (zeros at ``floor``); returns
     the note of `seed_stats`."""
@@ -159,7 +170,7 @@ def errorbars(ax, x, rows: list[dict], metric: str, floor: float | None = None, 
     y = floored(mean, floor)
     low = np.where(np.isfinite(mean), mean - bar[0], np.nan)
     low = floored(low, floor) if floor is not None else low
-    ax.errorbar(x, y, yerr=[np.clip(y - low, 0, None), bar[1]], **style)
+    ax.errorbar(x, y, yerr=[np.clip(y - low, 0, None), np.clip(bar[1], 0, None)], **style)  # clip round-off
     return note
 
 
