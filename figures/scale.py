@@ -8,9 +8,6 @@ top edge at its size. Log–log, one colour per method, the legend below the axe
 
 from __future__ import annotations
 
-import math
-
-from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from figures import style
@@ -39,8 +36,7 @@ def draw(rows: list[dict], arrays: dict):
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_formatter(_short(axis))
-            axis.set_minor_formatter(_short(axis))
+            style.short_log_ticks(axis)
         ax.set_xlabel("edges (nonzeros of $P_n$, log scale)")
     time_ax.set_ylabel("wall time of the solve (s)")
     time_ax.set_title("time")
@@ -52,23 +48,3 @@ def draw(rows: list[dict], arrays: dict):
     fig.suptitle(f"Top-{'/'.join(map(str, ks))} SVD of $P_n$ on synthetic planted graphs: amf and its peers\n"
                  "(one run, each method in its own process)")
     return fig
-
-
-def _short(axis) -> FuncFormatter:
-    """Tick labels written short (``20k``, ``1M``, ``0.05``): decades only over 3 decades or more, 1-2-5 over
-    one or more, every tick below that."""
-
-    def label(value: float, _pos=None) -> str:
-        low, high = sorted(axis.get_view_interval())
-        span = math.log10(high / low) if low > 0 else 9
-        exponent = math.floor(math.log10(value) + 1e-9) if value > 0 else 0
-        mantissa = round(value / 10**exponent, 6)
-        keep = (1,) if span >= 3 else (1, 2, 5) if span >= 1 else range(1, 10)
-        if value <= 0 or mantissa not in keep:
-            return ""
-        for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-            if value >= scale:
-                return f"{value / scale:g}{suffix}"
-        return f"{value:g}"
-
-    return FuncFormatter(label)

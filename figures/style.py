@@ -6,6 +6,7 @@ bars read from a run's ``summary``, and an atomic save to PNG / PDF / SVG.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from amf.io import atomic_write  # noqa: E402
 
@@ -172,6 +173,27 @@ def errorbars(ax, x, rows: list[dict], metric: str, floor: float | None = None, 
     low = floored(low, floor) if floor is not None else low
     ax.errorbar(x, y, yerr=[np.clip(y - low, 0, None), np.clip(bar[1], 0, None)], **style)  # clip round-off
     return note
+
+
+def short_log_ticks(axis) -> None:
+    """Label a log ``axis`` short (``20k``, ``1M``, ``0.05``): decades only over 3 decades or more, 1-2-5 over
+    one or more, every tick below that."""
+
+    def label(value: float, _pos=None) -> str:
+        low, high = sorted(axis.get_view_interval())
+        span = math.log10(high / low) if low > 0 else 9
+        exponent = math.floor(math.log10(value) + 1e-9) if value > 0 else 0
+        mantissa = round(value / 10**exponent, 6)
+        keep = (1,) if span >= 3 else (1, 2, 5) if span >= 1 else range(1, 10)
+        if value <= 0 or mantissa not in keep:
+            return ""
+        for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if value >= scale:
+                return f"{value / scale:g}{suffix}"
+        return f"{value:g}"
+
+    axis.set_major_formatter(FuncFormatter(label))
+    axis.set_minor_formatter(FuncFormatter(label))
 
 
 def save(fig, stem: str | Path, formats=("png", "pdf"), dpi: int = 100) -> list[Path]:

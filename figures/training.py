@@ -58,7 +58,9 @@ def draw(results: dict, arrays: dict):
                 ax.fill_between(step, style.floored(g[metric].min(axis=0), floor),
                                 style.floored(g[metric].max(axis=0), floor), color=color, alpha=0.2, lw=0)
         style.finish_floor(ax, floor)
-        ax.set_xlabel("optimizer step")
+        ax.set_xscale("log")  # gd converges in a few hundred steps, sgd and InfoNCE run thousands
+        style.short_log_ticks(ax.xaxis)
+        ax.set_xlabel("optimizer step (log scale)")
     axes[0].set_ylabel("$(L - L_{min})\\,/\\,\\Sigma_{2 \\leq i \\leq k}\\, s_i^2$ (relative)")
     axes[0].set_title("loss above $L_{min} = -\\Sigma_{i \\leq k}\\, s_i^2$")
     axes[1].set_ylabel("sin of largest angle to span($U_k$)")
