@@ -46,6 +46,7 @@ def plot(report: dict, path: str | Path) -> None:
     shown = [(key, label, values[key]) for key, label in BARS if values.get(key) is not None]
     floor = style.zero_floor(right, [v for _, _, v in shown])
     base = floor or min(v for _, _, v in shown) / 3
+    right.set_ylim(base, max(3.0, 2 * max(v for _, _, v in shown)))  # fixed first: one value has no y extent
     for x, (key, _, value) in enumerate(shown):
         y = style.floored([value], floor)[0]
         color = style.COLORS[COLORS[key]]
@@ -54,14 +55,13 @@ def plot(report: dict, path: str | Path) -> None:
         right.annotate("0 (measured)" if value <= 0 else f"{value:.3g}", (x, y), xytext=(0, 6),
                        textcoords="offset points", ha="center", va="bottom", fontsize=9)
     style.shade_vacuous(right)
-    right.set_ylim(bottom=base)
     style.finish_floor(right, floor)
     right.set_xticks(range(len(shown)), [label for _, label, _ in shown], fontsize=9)
     right.set_xlim(-0.6, len(shown) - 0.4)
     right.grid(axis="x", visible=False)
     right.set_ylabel("error rate (share of $p_V$ mass)")
     right.set_title(f"linear-probe error vs bounds (k = {k})")
-    right.set_xlabel("bounds with gap = $1 - s_{k+1}^2$")
+    right.set_xlabel("bounds with gap = $1 - s_{k+1}^2$" if len(shown) > 1 else "bounds undefined: no gap after $s_k$")
     right.legend(loc="upper left")
     model = report.get("graph", {}).get("model", {})
     name = f"synthetic {model['name']} graph" if model else "graph"

@@ -71,15 +71,15 @@ def zero_floor(ax, values, axis: str = "y") -> float | None:
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
     if not (values <= 0).any():
         return None
-    floor = 10.0 ** (np.floor(np.log10(positive.min())) - 1) if positive.size else 1e-3
-    (ax.axhline if axis == "y" else ax.axvline)(floor, color=_C["grey"], ls=":", lw=1)
-    return floor
+    return 10.0 ** (np.floor(np.log10(positive.min())) - 1) if positive.size else 1e-3
 
 
 def finish_floor(ax, floor: float | None, axis: str = "y") -> None:
-    """After plotting: ticks at the decades above ``floor``, the floor's labelled "0" (call last)."""
+    """After plotting: a dotted line at ``floor``, ticks at the decades above it, the floor's labelled "0" (call
+    last)."""
     if floor is None:
         return
+    (ax.axhline if axis == "y" else ax.axvline)(floor, color=_C["grey"], ls=":", lw=1)
     get, set_lim = (ax.get_ylim, ax.set_ylim) if axis == "y" else (ax.get_xlim, ax.set_xlim)
     top = max(get()[1], floor * 10)
     set_lim(floor / 1.6, top)
