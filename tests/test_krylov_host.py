@@ -138,6 +138,10 @@ def test_low_rank_matrix_exhausts_the_krylov_space():
     a = sp.csr_array(controlled((300, 200), list(np.linspace(1.0, 0.2, 9)), seed=7) * (rng.uniform(size=(300, 1)) > 0))
     result = topk_svd(sparse_operator(a, kernel="host"), K)
     check_against_dense(a.toarray(), result, K, default_tolerance(np.float64), groups=[(0, K)])
+    # rank 4 < k: s_5 = s_6 = 0, and the Rayleigh–Ritz step completes u with directions of its own
+    a = sp.csr_array(controlled((300, 200), [1.0, 0.8, 0.6, 0.4], seed=8))
+    result = topk_svd(sparse_operator(a, kernel="host"), K)
+    check_against_dense(a.toarray(), result, K, default_tolerance(np.float64), groups=[(0, 4)])
 
 
 def test_host_path_reports_the_iteration_limit():

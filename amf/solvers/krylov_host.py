@@ -139,6 +139,37 @@ def _ritz(t: np.ndarray, r: np.ndarray, b: int, k: int, tol: float):
     return theta, y, bool(np.all(resid <= 0.5 * tol * s1 * np.maximum(s, np.sqrt(tol) * s1)))
 
 
+def _rayleigh_ritz(matrix: HostCSR, rows: np.ndarray):
+    """Rayleigh–Ritz on the other side (`amf.solvers.krylov`, step 5) for orthonormal rows ``V^T (k, N)``:
+    ``W = A V = Q R``, ``R = X S Z^T``; returns ``Q X (M, k)``, ``s`` and ``Z^T``, so that the triplets are
+    ``(Q X, s, Z^T V^T)`` with ``A v_i = s_i u_i`` to round-off.
+
+    With the Löwdin factor ``R = G^{1/2}`` of ``G = W^T W = z lambda z^T`` (symmetric, so ``X = Z = z`` and
+    ``s = sqrt(lambda)``): ``u = W z / s`` in one GEMM, without a ``Q`` beside ``W``; one Gram-based pass more
+    when ``u`` is not orthonormal to round-off. A ``W`` whose Gram cannot resolve its smallest singular value
+    (``lambda_k <= 100 k eps lambda_1``, e.g. ``s_k = 0``) takes Householder QR instead.
+    """
+    w = matrix.multiply_stored(np.ascontiguousarray(rows.T))
+    eps = float(np.finfo(w.dtype).eps)
+    k = w.shape[1]
+    lam, z = np.linalg.eigh(w.T @ w)
+    lam, z = lam[::-1], z[:, ::-1]
+    if lam[-1] <= 100 * k * eps * max(float(lam[0]), np.finfo(w.dtype).tiny):
+        # cond(W) beyond what its Gram resolves (s_k zero to round-off): LAPACK's Householder QR, whose q is
+        # orthonormal whatever the rank (slow on a tall block, so only here)
+        q, r = np.linalg.qr(w)
+        x, s, zt = np.linalg.svd(r)
+        return q @ x, s, zt
+    s = np.sqrt(lam)
+    u = w @ (z / s)
+    del w
+    gram = u.T @ u
+    if np.max(np.abs(gram - np.eye(k))) > 100 * k * eps:
+        lam2, z2 = np.linalg.eigh(gram)
+        u = u @ ((z2 / np.sqrt(lam2)) @ z2.T)
+    return u, s.astype(u.dtype), np.ascontiguousarray(z.T)
+
+
 def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: int, block: int, keep: int,
                  steps: int, side: str, tol: float, max_iterations: int, seed: int):
     """Thick-restart block Lanczos on the normal operator, on the host (module docstring).
@@ -175,7 +206,9 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
             t[: c + b, c : c + b] = column
             # M V = V T + Q R E^T holds for the basis so far: its Ritz pairs can be judged after every step
             size = c + b
-            theta_all, y, converged = _ritz(t[:size, :size], r, b, k, tol)
+            lo = keep if cycles == 0 else 0  # before the first restart the leading rows are zero, not a basis
+            theta_all, y, converged = _ritz(t[lo:size, lo:size], r, b, k, tol)
+            y = np.concatenate([np.zeros((lo, y.shape[1]), dtype), y]) if lo else y
             if converged:
                 break
         cycles += 1
@@ -188,20 +221,17 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
         basis[keep + b :] = 0
         theta = theta_all[:keep].astype(dtype)
 
-    # Rayleigh–Ritz on the other side (amf.solvers.krylov, step 5): W = A V_k, W = Q R, R = X S Z^T; the top
-    # Ritz vectors (k, N) are orthonormal to eta (the semi-orthogonality level), to round-off after one more pass
-    ritz = np.ascontiguousarray(basis[:size].T @ y[:, :k])  # (N, k)
-    rows = np.ascontiguousarray(_svqb(ritz, 0.0, rng, basis[:0])[0].T)
-    del ritz
-    del basis  # frees the basis before the (m, k) blocks of the last step
-    other = (forward if side == "right" else backward).multiply_stored(np.ascontiguousarray(rows.T))  # (m or n, k)
+    # the top k Ritz vectors over the first rows, in place, orthonormal to round-off (the basis is to eta)
+    _restart_rows(basis, y[:, :k])
+    for _ in range(2):
+        lam, z = np.linalg.eigh(basis[:k] @ basis[:k].T)
+        _restart_rows(basis, (z / np.sqrt(lam)) @ z.T)
+    rows = basis[:k].copy()  # (k, N)
+    del basis  # the (N, k) blocks of the last step are allocated after the basis is freed
+    theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, rows)
     normal.products += k
-    floor = 30.0 * np.sqrt(k) * eps * float(np.sqrt(np.max(np.sum(other * other, axis=0))))
-    q, rr, _ = _svqb(other, floor, rng, other[:, :0].T)
-    x, s, zt = np.linalg.svd(rr)
     mine = zt @ rows  # (k, N)
-    theirs = q @ x
-    del other, q
+    del rows
     if side == "right":
         u, vt = theirs, mine
     else:
