@@ -32,11 +32,12 @@ def _curves(results: dict, arrays: dict) -> dict[tuple, dict]:
 
 
 def _color(solver: str, tau, taus: list) -> str:
+    """The solver's colour; InfoNCE's temperatures on a dark-to-light vermillion–yellow ramp (cold = dark)."""
     if solver != "infonce" or len(taus) < 2:
         return style.COLORS.get(solver, "k")
-    t = taus.index(tau) / (len(taus) - 1)  # lighter = warmer temperature
-    base = np.array(mcolors.to_rgb(style.COLORS["infonce"]))
-    return mcolors.to_hex(base * (1 - 0.55 * t) + np.array(mcolors.to_rgb(style.OKABE_ITO["yellow"])) * 0.55 * t)
+    ramp = mcolors.LinearSegmentedColormap.from_list("infonce", ["#6B2500", style.COLORS["infonce"],
+                                                                 style.OKABE_ITO["orange"], style.OKABE_ITO["yellow"]])
+    return mcolors.to_hex(ramp(taus.index(tau) / (len(taus) - 1)))
 
 
 def _label(solver: str, tau) -> str:
@@ -65,14 +66,15 @@ def draw(results: dict, arrays: dict):
     axes[0].set_title("loss above $L_{min} = -\\Sigma_{i \\leq k}\\, s_i^2$")
     axes[1].set_ylabel("sin of largest angle to span($U_k$)")
     axes[1].set_title("subspace distance to the SVD")
-    if len(taus) > 1:
-        _temperature(results, axes[2:], taus)
     band = f"curves: median, band: min–max over {seeds} seeds" if seeds > 1 else "1 seed"
+    if len(taus) > 1:
+        band += "; τ panels: " + _temperature(results, axes[2:], taus) + "\n"
     if len(taus) > 1:
         axes[0].plot([], [], "--", color=style.OKABE_ITO["grey"], lw=1, label="gd / sgd final value (τ panels)")
         axes[0].plot([], [], ":", color="k", lw=1, label="exact minimizer's $E_{LS}$")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(len(curves), 4),
-               title=band + ("; InfoNCE loss after the best scalar rescaling" if taus else ""))
+               title=band + ("" if band.endswith("\n") or not taus else "; ")
+               + ("InfoNCE loss after the best scalar rescaling" if taus else ""))
     cfg = results["config"]
     k = cfg["k"] or cfg["n_classes"]
     fig.suptitle(f"Training on a synthetic planted graph ({cfg['n_images']} × {cfg['n_texts']}, "
@@ -80,14 +82,17 @@ def draw(results: dict, arrays: dict):
     return fig
 
 
-def _temperature(results: dict, axes, taus: list) -> None:
-    """InfoNCE's final subspace distance and probe error against tau, gd/sgd's final values as lines."""
+def _temperature(results: dict, axes, taus: list) -> str:
+    """InfoNCE's final subspace distance and probe error against tau, gd/sgd's final values as lines; returns
+    the note on its error bars."""
     rows = sorted((r for r in results["summary"] if r["params"].get("solver") == "infonce"),
                   key=lambda r: r["params"]["tau"])
     others = [r for r in results["summary"] if r["params"].get("solver") != "infonce"]
     for metric, ax, name in zip(("subspace_distance", "probe_error_ls"), axes,
                                 ("final subspace distance", "final probe error $E_{LS}$")):
-        note = style.errorbars(ax, taus, rows, metric, color=style.COLORS["infonce"], marker="o")
+        note = style.errorbars(ax, taus, rows, metric, color=style.COLORS["infonce"], marker="", zorder=1)
+        for tau, row in zip(taus, rows):
+            ax.plot(tau, row["metrics"][metric]["mean"], "o", ms=7, color=_color("infonce", tau, taus), zorder=2)
         for r in others:
             solver = r["params"].get("solver")
             ax.axhline(r["metrics"][metric]["mean"], color=style.COLORS.get(solver, "k"), ls="--", lw=1)
@@ -97,6 +102,7 @@ def _temperature(results: dict, axes, taus: list) -> None:
         ax.set_xticks(taus, [f"{t:g}" for t in taus], minor=False)
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("InfoNCE temperature τ (log scale)")
-        ax.set_title(f"InfoNCE: {name} ({note})")
+        ax.set_title(f"InfoNCE: {name}")
     axes[0].set_ylabel("sin of largest angle (0–1)")
     axes[1].set_ylabel("error rate (share of $p_V$ mass)")
+    return note
