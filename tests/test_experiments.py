@@ -239,11 +239,13 @@ def test_mmcl_vs_sscl_on_the_same_images():
 
 
 def test_bound_tightness_is_vacuous_below_the_class_count():
-    result = _run("bound-tightness", noise=[0.05], k=[1, 4])
+    result = _run("bound-tightness", noise=[0.0, 0.05], k=[1, 4])
     assert result.extra["bound_held"]
-    rows = {row["k"]: row for row in result.extra["table"]}
-    assert rows[1]["vacuous_share"] == 1.0 and rows[4]["vacuous_share"] == 0.0
-    assert rows[4]["bound_paper_form"] >= rows[4]["bound_rigorous_phi"]
+    rows = {(row["k"], row["noise"]): row for row in result.extra["table"]}
+    assert rows[1, 0.05]["vacuous_share"] == 1.0 and rows[4, 0.05]["vacuous_share"] == 0.0
+    assert rows[4, 0.05]["bound_paper_form"] >= rows[4, 0.05]["bound_rigorous_phi"]
+    # noise 0: four components, s_2 = 1, so at k = 1 there is no gap and no bound (left out, counted)
+    assert rows[1, 0.0]["undefined"] == 1 and rows[1, 0.0]["bound_rigorous_phi"] is None
 
 
 def test_finite_samples_approach_the_population_floor():

@@ -203,15 +203,3 @@ def test_summarize_pairs_by_seed():
     assert summary["add_new_positive"]["delta_mean"] == pytest.approx(0.0)
     assert (summary["add_new_positive"]["better_than_baseline"], summary["add_new_positive"]["worse_than_baseline"]) \
         == (1, 1)
-
-
-def test_figure_plots(tmp_path):
-    from figures import resampling as figure
-
-    rows = [{"method": m, "k": 2, "seed": s, "probe_error": 0.1 * i + 0.01 * s, "phi": 0.1, "gap": 0.2,
-             "converged": True} for i, m in enumerate(edits.METHODS) for s in range(2)]
-    result = {"summary": sim_rs.summarize(rows), "rows": rows, "k": [2], "n_views": 24, "seeds": [0, 1],
-              "sensitivity": [{"method": "drop_false_positive", "parameter": p, "k": 2, "seed": 0, "probe_error": p}
-                              for p in (0.05, 0.1)]}
-    figure.plot(result, tmp_path / "resampling.png")
-    assert (tmp_path / "resampling.png").stat().st_size > 0

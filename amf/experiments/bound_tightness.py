@@ -53,23 +53,27 @@ def measure(config: BoundTightnessConfig, seed: int) -> dict:
 
 
 def summarize(config: BoundTightnessConfig, points: list[dict]) -> dict:
-    """``table``: per (k, noise) the seed means of E_LS, both bounds and the tightness, and the share of seeds
-    where the proved bound is vacuous; ``bound_held``: at every point E_LS <= the proved bound."""
+    """``table``: per (k, noise) the seed means of E_LS, both bounds and the tightness, the share of seeds where
+    the proved bound is vacuous and how many have no bound (``s_{k+1} = 1``: no gap; left out of the means);
+    ``bound_held``: at every point with a bound, E_LS <= the bound."""
     cells = {}
     for p in points:
         cells.setdefault((p["k"], p["params"].get("noise", config.noise)), []).append(p)
     table = []
     for (k, noise), group in sorted(cells.items()):
-        tight = [p["tightness"] for p in group if p["tightness"] is not None]
         table.append({
             "k": k, "noise": noise,
-            "probe_error_ls": float(np.mean([p["probe_error_ls"] for p in group])),
-            "bound_rigorous_phi": float(np.mean([p["bound_rigorous_phi"] for p in group])),
-            "bound_paper_form": float(np.mean([p["bound_paper_form"] for p in group])),
-            "tightness": float(np.mean(tight)) if tight else None,
-            "vacuous_share": float(np.mean([bool(p["vacuous"]) for p in group])),
+            **{m: _mean([p[m] for p in group])
+               for m in ("probe_error_ls", "bound_rigorous_phi", "bound_paper_form", "tightness")},
+            "vacuous_share": _mean([float(p["vacuous"]) for p in group if p["vacuous"] is not None]),
+            "undefined": sum(p["bound_rigorous_phi"] is None for p in group),
         })
     return {"table": table, "bound_held": all(p["bound_holds"] for p in points)}
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
 
 
 EXPERIMENT = Experiment(
