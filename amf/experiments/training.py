@@ -5,8 +5,11 @@ the population spectral loss against step beside ``L_min = -sum_{i<=k} s_i^2`` (
 rescaling of its product, `amf.solvers.convergence.rescaled_loss`), the subspace distance to ``span(U_k)``
 against step (``arrays``: ``step``, ``loss``, ``loss_gap``, ``subspace_distance``, ``objective``), and the final
 certificate, with ``alignment = mean_i cos^2 theta_i`` over the principal angles to ``span(U_k)`` (the share of
-the spectral subspace the encoder spans; the subspace distance is ``sin theta_max`` alone). InfoNCE is swept over
-the temperature ``tau``: its alignment and probe error against ``tau``. gd and sgd are judged by their certificates; InfoNCE is not judged (``passed = null``): no
+the spectral subspace the encoder spans; the subspace distance is ``sin theta_max`` alone), and which part is
+missing: ``informative_distance`` (how far ``span(u_2 .. u_k)``, the class directions, is from the encoder's
+column space ``col(D_V^{1/2} f_V)``: the sine of the largest angle) and ``constant_distance`` (the same for the
+constant direction ``u_1 = sqrt(p_V)``). InfoNCE is swept over the temperature ``tau``: these and its probe error
+against ``tau``. gd and sgd are judged by their certificates; InfoNCE is not judged (``passed = null``): no
 theorem ties its optimum to the SVD.
 """
 
@@ -70,11 +73,17 @@ def measure(config: TrainingConfig, seed: int) -> dict:
         options["tau"] = config.tau
     solution = train(graph, k, solver=config.solver, **options)
     cert = solution.certificate
+    basis = np.linalg.qr(np.sqrt(graph.p_images)[:, None] * solution.f_images)[0]
+    informative = np.asarray(reference.u, dtype=np.float64)[:, 1:k]  # u_2 .. u_k: all but the constant u_1
     curve = solution.curve
     return {
         "k": k, "loss": cert.loss, "loss_min": cert.loss_min, "loss_gap": cert.loss_gap,
         "subspace_distance": cert.subspace_distance, "principal_angles": list(cert.principal_angles),
         "alignment": float(np.mean(np.cos(np.asarray(cert.principal_angles)) ** 2)),
+        "informative_distance": float(np.linalg.norm(informative - basis @ (basis.T @ informative), 2))
+        if k > 1 else 0.0,
+        "constant_distance": float(np.linalg.norm(np.sqrt(graph.p_images) - basis @ (basis.T @ np.sqrt(
+            graph.p_images)))),
         "probe_error_ls": cert.probe_error,
         "probe_error_optimal": cert.probe_error_optimal, "iterations": int(cert.iterations),
         "reason": str(cert.reason), "criterion": cert.criterion,
@@ -91,7 +100,8 @@ def summarize(config: TrainingConfig, points: list[dict]) -> dict:
     for tau in taus:
         group = [p for p in points if p["params"]["solver"] == "infonce" and p["params"]["tau"] == tau]
         rows.append({"tau": tau, **{m: float(np.mean([p[m] for p in group]))
-                                    for m in ("subspace_distance", "alignment", "loss_gap", "probe_error_ls")}})
+                                    for m in ("subspace_distance", "alignment", "informative_distance",
+                                              "constant_distance", "loss_gap", "probe_error_ls")}})
     return {"temperature": rows}
 
 
