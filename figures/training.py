@@ -3,8 +3,9 @@
 Reads the ``training`` experiment (`amf.experiments.training`): per point the curve arrays ``step``, ``loss_gap``
 (``(L - L_min) / sum_{2<=i<=k} s_i^2`` with ``L_min = -sum_{i<=k} s_i^2``; InfoNCE's loss after the best scalar
 rescaling) and ``subspace_distance`` (sine of the largest angle to ``span(U_k)``), drawn against step (seed
-median, min–max band); and, when InfoNCE ran at several temperatures, its final subspace distance and probe
-error against ``tau`` (summary rows, seed spread) beside gd's and sgd's final values.
+median, min–max band); and, when InfoNCE ran at several temperatures, its final distances (to all of
+``span(U_k)``, to the class directions ``u_2..u_k``, to the constant ``u_1``) and probe error against ``tau``
+(summary rows, seed spread) beside gd's and sgd's final values.
 """
 
 from __future__ import annotations
@@ -89,13 +90,15 @@ def _temperature(results: dict, axes, taus: list) -> str:
                   key=lambda r: r["params"]["tau"])
     others = [r for r in results["summary"] if r["params"].get("solver") != "infonce"]
     for metric, ax, name in zip(("subspace_distance", "probe_error_ls"), axes,
-                                ("final subspace distance", "final probe error $E_{LS}$")):
+                                ("which part of span($U_k$) it misses", "final probe error $E_{LS}$")):
         note = style.errorbars(ax, taus, rows, metric, color=style.COLORS["infonce"], marker="", zorder=1)
         for tau, row in zip(taus, rows):
             ax.plot(tau, row["metrics"][metric]["mean"], "o", ms=7, color=_color("infonce", tau, taus), zorder=2)
         for r in others:
             solver = r["params"].get("solver")
             ax.axhline(r["metrics"][metric]["mean"], color=style.COLORS.get(solver, "k"), ls="--", lw=1)
+        if metric == "subspace_distance":
+            _missing_directions(ax, taus, rows)
         if metric == "probe_error_ls" and "probe_error_optimal" in rows[0]["metrics"]:
             ax.axhline(rows[0]["metrics"]["probe_error_optimal"]["mean"], color="k", ls=":", lw=1)
         ax.set_xscale("log")
@@ -106,3 +109,17 @@ def _temperature(results: dict, axes, taus: list) -> str:
     axes[0].set_ylabel("sin of largest angle (0–1)")
     axes[1].set_ylabel("error rate (share of $p_V$ mass)")
     return note
+
+
+def _missing_directions(ax, taus: list, rows: list[dict]) -> None:
+    """Beside the largest angle to all of ``span(U_k)``: the distance of the class directions ``u_2..u_k`` and of
+    the constant ``u_1`` from the encoder's column space (results made before these metrics existed lack them)."""
+    handles = [ax.plot([], [], "o-", color=style.COLORS["infonce"], label="all of span($U_k$)")[0]]
+    for metric, marker, color, label in (
+            ("informative_distance", "s", style.OKABE_ITO["purple"], "class directions $u_2..u_k$"),
+            ("constant_distance", "^", style.OKABE_ITO["black"], "constant $u_1 = \\sqrt{p_V}$")):
+        if metric in rows[0]["metrics"]:
+            style.errorbars(ax, taus, rows, metric, color=color, marker=marker, ls="-.", lw=1.2, zorder=1)
+            handles.append(ax.plot([], [], marker=marker, ls="-.", color=color, label=label)[0])
+    if len(handles) > 1:
+        ax.legend(handles=handles, loc="center left", fontsize=8)
