@@ -5,8 +5,8 @@ On a CPU, XLA's gather is the bottleneck of every pure-JAX sparse product (`amf.
 the host as one CSR matrix (int32 indices when they fit) split into row bands of equal nonzero counts and
 multiplies a block with `amf.operators.csr_kernel.csr_block`: numba's kernel, parallel over the bands, reading
 the matrix once per block (scipy's matvec per column and band, in threads, when numba is missing). Inside jitted
-code the product is a `jax.pure_callback`; the host solver (`amf.solvers.krylov_host`) calls `HostCSR.multiply`
-on numpy arrays directly.
+code the product is a `jax.pure_callback`; the host solver (`amf.solvers.krylov_host`) calls
+`HostCSR.multiply_stored` on numpy arrays directly, in the matrix's stored order (`amf.operators.ordering`).
 
 docs/performance.md compares this layout with scipy's single-threaded kernel, jax BCOO, a gather +
 ``segment_sum`` and the jagged layout (``python benchmarks/bench_spectral.py --kernels``).
