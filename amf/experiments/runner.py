@@ -213,10 +213,8 @@ def prepare(experiment: Experiment, config, out: str | Path | None = None, *, fo
     ``config.toml`` is this config (resumed), or a new ``runs/<date>-<name>-<n>``. Writes ``config.toml`` and
     removes a stale completion marker."""
     text = cfg.to_toml(experiment.name, config)
-    if out is None:
-        folder = _matching_run(runs, experiment.name, text) or _new_run(runs, experiment.name)
-    else:
-        folder = check_output_folder(out, force=force)
+    folder = Path(out) if out is not None else (_matching_run(runs, experiment.name, text)
+                                                 or _new_run(runs, experiment.name))
     check_output_folder(folder, force=force)
     (folder / "points").mkdir(parents=True, exist_ok=True)
     (folder / OUTPUT_MARKER).write_text("written by amf\n")
