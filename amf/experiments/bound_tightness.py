@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 
 import synthetic
 from amf.errors import InputError
 from amf.experiments.config import param
-from amf.experiments.measures import verified
+from amf.experiments.measures import mean_of, verified
 from amf.experiments.runner import Experiment
 from amf.graph import CoOccurrence
 
@@ -63,17 +62,12 @@ def summarize(config: BoundTightnessConfig, points: list[dict]) -> dict:
     for (k, noise), group in sorted(cells.items()):
         table.append({
             "k": k, "noise": noise,
-            **{m: _mean([p[m] for p in group])
+            **{m: mean_of([p[m] for p in group])
                for m in ("probe_error_ls", "bound_rigorous_phi", "bound_paper_form", "tightness")},
-            "vacuous_share": _mean([float(p["vacuous"]) for p in group if p["vacuous"] is not None]),
+            "vacuous_share": mean_of([float(p["vacuous"]) for p in group if p["vacuous"] is not None]),
             "undefined": sum(p["bound_rigorous_phi"] is None for p in group),
         })
     return {"table": table, "bound_held": all(p["bound_holds"] for p in points)}
-
-
-def _mean(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
 
 
 EXPERIMENT = Experiment(

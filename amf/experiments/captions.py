@@ -17,7 +17,7 @@ import dataclasses
 import synthetic
 from amf.experiments.config import param
 from amf.experiments.empirical import empirical_graph
-from amf.experiments.measures import verified
+from amf.experiments.measures import mean_of, verified
 from amf.experiments.runner import Experiment
 from amf.errors import InputError
 from amf.graph import CoOccurrence
@@ -94,15 +94,10 @@ def _trend(name: str, metrics: tuple[str, ...]):
         rows = []
         for value in values:
             group = [p for p in points if p["params"].get(name) == value]
-            rows.append({name: value, **{m: _mean([p[m] for p in group]) for m in metrics}})
+            rows.append({name: value, **{m: mean_of([p[m] for p in group]) for m in metrics}})
         return {"trend": rows}
 
     return summarize
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
 
 
 CONSISTENCY = Experiment(

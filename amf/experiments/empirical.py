@@ -14,12 +14,12 @@ import functools
 import jax
 import numpy as np
 
-import synthetic
 from amf import _validate, downstream
 from amf._random import named_key
 from amf.downstream import predicted_labels, probe_error_ls
 from amf.errors import InputError
 from amf.experiments.config import param
+from amf.experiments.measures import PlantedConfig
 from amf.experiments.runner import Experiment
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solvers.sampler import EdgeSampler
@@ -132,7 +132,8 @@ def probe_error_curve(
     drawn count as errors). The population minimizer's error is the reference ``optimal_error`` on every row.
 
     Returns one dict per ``(n, repeat)``: ``n``, ``repeat``, ``error``, ``error_present``, ``missing_mass``,
-    ``images_kept``, ``texts_kept``, ``s_k``, ``s_k1`` (empirical ``s_k``, ``s_{k+1}``), ``optimal_error``.
+    ``images_kept``, ``texts_kept``, ``s_k``, ``s_k1`` (empirical ``s_k``, ``s_{k+1}``), ``optimal_error`` and
+    ``optimal_s_k1`` (the population's).
     Rows with fewer than ``k`` kept images or texts report ``error = nan`` and a ``note``. Needs image labels
     and graphs small enough for a dense SVD (`amf.graph.DENSE_LIMIT`).
     """
@@ -144,12 +145,13 @@ def probe_error_curve(
     ns = [_check_n(n) for n in np.atleast_1d(ns)]
     population = spectral_svd(graph, min(k + 1, min(graph.shape)), solver="exact", dtype=dtype)
     optimal = probe_error_ls(graph, encoders_from_svd(graph, population, k)[0])
+    optimal_s_k1 = float(population.s[k]) if len(population.s) > k else 0.0
     rows = []
     for n in ns:
         for repeat in range(int(repeats)):
             sample = empirical_graph(graph, n, seed + repeat)
             row = {"n": int(n), "repeat": repeat, "images_kept": len(sample.image_index),
-                   "texts_kept": len(sample.text_index), "optimal_error": optimal}
+                   "texts_kept": len(sample.text_index), "optimal_error": optimal, "optimal_s_k1": optimal_s_k1}
             if min(sample.graph.shape) < k:
                 missing = 1.0 - float(graph.p_images[sample.image_index].sum())
                 row.update(error=float("nan"), error_present=float("nan"), missing_mass=missing, s_k=float("nan"),
@@ -177,11 +179,8 @@ def _check_n(n) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class FiniteSamplesConfig:
-    n_images: int = param(300, kind=int, low=2, help="N_V of the population (planted) graph")
-    n_texts: int = param(240, kind=int, low=2, help="N_L of the population graph")
-    n_edges: int = param(6000, kind=int, low=4, help="stored edges of the population graph")
-    n_classes: int = param(4, kind=int, low=2, help="planted classes")
+class FiniteSamplesConfig(PlantedConfig):
+    n_edges: int = param(6000, kind=int, low=4, help="stored edges of the population (planted) graph")
     noise: float = param(0.2, kind=float, low=0.0, high=1.0, help="planted class noise")
     n_pairs: int = param((300, 600, 1000, 2000, 4000, 10000, 30000, 100000), kind=int, low=1,
                          help="pairs drawn i.i.d. from the population")
@@ -190,27 +189,14 @@ class FiniteSamplesConfig:
                                  help="seed of the population graph (the run seeds draw the samples)")
     seeds: tuple[int, ...] = (0, 1, 2)
 
-    def validate(self) -> None:
-        if max(self.k, self.n_classes) >= min(self.n_images, self.n_texts):
-            raise InputError("config keys 'k' and 'n_classes' must be below min(n_images, n_texts)")
-        if self.n_edges < self.n_images + self.n_texts:
-            raise InputError(f"config key 'n_edges' must be >= n_images + n_texts = {self.n_images + self.n_texts}")
-
-
-def _population(config: FiniteSamplesConfig) -> CoOccurrence:
-    return CoOccurrence.from_edges(synthetic.planted_model(
-        n_images=config.n_images, n_texts=config.n_texts, n_edges=config.n_edges, n_classes=config.n_classes,
-        noise=config.noise, seed=config.population_seed))
-
 
 def measure(config: FiniteSamplesConfig, seed: int) -> dict:
     """One sample size and seed: `probe_error_curve` (``probe_error_ls`` is the empirical minimizer's error on the
     population, absent images counted as errors) beside the population minimizer's error and proved bound."""
-    graph = _population(config)
+    graph = config.planted_graph(config.population_seed)
     k = config.k or config.n_classes
     [row] = probe_error_curve(graph, k, [config.n_pairs], seed)
-    population = spectral_svd(graph, k + 1, solver="exact", dtype="float64")
-    s_next = float(population.s[k])
+    s_next = row["optimal_s_k1"]
     phi = downstream.phi(graph)
     return {
         "k": k, "probe_error_ls": row["error"], "probe_error_present": row["error_present"],

@@ -28,13 +28,16 @@ from amf.solve import solve
 
 DETERMINED = 1e-3
 """Smallest relative gap ``(s_k^2 - s_{k+1}^2) / s_k^2`` at which the top-k subspace counts as determined."""
+DENSE_SIDE = 3000
+"""Largest ``N_V`` of the dense ``Abar_V`` (72 MB in float64)."""
 EPS = 1e-12
 """Round-off scale of the distance between two float64 subspaces; divided by the relative gap (Davis–Kahan)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class EquivalenceConfig:
-    n_images: int = param((30, 100, 300), kind=int, low=4, help="N_V (N_L = 0.8 N_V)")
+    n_images: int = param((30, 100, 300), kind=int, low=4, high=DENSE_SIDE,
+                          help="N_V (N_L = 0.8 N_V); the SSCL optimum is a dense eigendecomposition")
     density: float = param((0.05, 0.2, 0.6), kind=float, low=0.0, high=1.0, low_open=True,
                            help="stored edges as a share of N_V N_L")
     noise: float = param((0.0, 0.2, 0.6), kind=float, low=0.0, high=1.0, help="planted class noise")

@@ -9,8 +9,13 @@ is at least 1, i.e. says nothing), the graph's size and ``passed`` (every check 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+import synthetic
+from amf.errors import InputError
+from amf.experiments.config import param
 from amf.graph import CoOccurrence
 from amf.report import verify
 
@@ -51,3 +56,32 @@ def matched_rows(labels: np.ndarray, target: np.ndarray) -> np.ndarray:
     perm = np.empty_like(order_from)
     perm[order_to] = order_from
     return perm
+
+
+def mean_of(values) -> float | None:
+    """The mean of the values that are not None (None when none is)."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+@dataclasses.dataclass(frozen=True)
+class PlantedConfig:
+    """The `synthetic.planted_model` graph an experiment measures on; a subclass adds ``k`` and its own keys (and
+    may give these other defaults)."""
+
+    n_images: int = param(300, kind=int, low=2, help="N_V of the planted graph")
+    n_texts: int = param(240, kind=int, low=2, help="N_L of the planted graph")
+    n_edges: int = param(5000, kind=int, low=4, help="stored edges of the planted graph")
+    n_classes: int = param(4, kind=int, low=2, help="planted classes")
+    noise: float = param(0.1, kind=float, low=0.0, high=1.0, help="planted class noise")
+
+    def validate(self) -> None:
+        if max(self.k, self.n_classes) >= min(self.n_images, self.n_texts):
+            raise InputError("config keys 'k' and 'n_classes' must be below min(n_images, n_texts)")
+        if self.n_edges < self.n_images + self.n_texts:
+            raise InputError(f"config key 'n_edges' must be >= n_images + n_texts = {self.n_images + self.n_texts}")
+
+    def planted_graph(self, seed: int) -> CoOccurrence:
+        return CoOccurrence.from_edges(synthetic.planted_model(
+            n_images=self.n_images, n_texts=self.n_texts, n_edges=self.n_edges, n_classes=self.n_classes,
+            noise=self.noise, seed=seed))

@@ -15,7 +15,7 @@ import numpy as np
 
 import synthetic
 from amf.experiments.config import param
-from amf.experiments.equivalence import sscl_optimum
+from amf.experiments.equivalence import DENSE_SIDE, sscl_optimum
 from amf.experiments.measures import verified
 from amf.experiments.runner import Experiment
 from amf.graph import CoOccurrence
@@ -26,8 +26,8 @@ from amf.solve import solve
 class SpectrumConfig:
     graph: str = param(("block", "noisy"), kind=str, choices=("block", "noisy"), help="which graph")
     n_classes: int = param(4, kind=int, low=2, help="r, the classes of both graphs")
-    images: int = param(160, kind=int, low=8, help="N_V of both graphs")
-    texts: int = param(120, kind=int, low=8, help="N_L of both graphs")
+    images: int = param(160, kind=int, low=8, high=DENSE_SIDE, help="N_V of both graphs (dense: at most 3000)")
+    texts: int = param(120, kind=int, low=8, high=DENSE_SIDE, help="N_L of both graphs (dense: at most 3000)")
     across: float = param(0.1, kind=float, low=0.0, high=1.0,
                           help="block graph: weight across classes (within: 1)")
     noise: float = param(0.3, kind=float, low=0.0, high=1.0, help="noisy graph: class noise")

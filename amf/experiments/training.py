@@ -19,11 +19,9 @@ import dataclasses
 
 import numpy as np
 
-import synthetic
-from amf.errors import InputError
 from amf.experiments.config import param
+from amf.experiments.measures import PlantedConfig
 from amf.experiments.runner import Experiment
-from amf.graph import CoOccurrence
 from amf.solvers.train import OBJECTIVES, train
 from amf.spectral import reference_svd
 
@@ -31,12 +29,7 @@ SOLVERS = tuple(OBJECTIVES)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    n_images: int = param(300, kind=int, low=2, help="N_V of the planted graph")
-    n_texts: int = param(240, kind=int, low=2, help="N_L")
-    n_edges: int = param(5000, kind=int, low=4, help="stored edges")
-    n_classes: int = param(4, kind=int, low=2, help="planted classes")
-    noise: float = param(0.1, kind=float, low=0.0, high=1.0, help="planted class noise")
+class TrainingConfig(PlantedConfig):
     k: int = param(0, kind=int, low=0, help="rank; 0 = n_classes")
     solver: str = param(SOLVERS, kind=str, choices=SOLVERS, help="gradient solvers trained")
     tau: float = param((0.05, 0.1, 0.2, 0.5, 1.0), kind=float, low=0.0, low_open=True,
@@ -53,17 +46,9 @@ class TrainingConfig:
         taus = self.tau if isinstance(self.tau, tuple) else (self.tau,)
         return [{"solver": s, "tau": t} for s in solvers for t in (taus if s == "infonce" else (None,))]
 
-    def validate(self) -> None:
-        if max(self.k, self.n_classes) >= min(self.n_images, self.n_texts):
-            raise InputError("config keys 'k' and 'n_classes' must be below min(n_images, n_texts)")
-        if self.n_edges < self.n_images + self.n_texts:
-            raise InputError(f"config key 'n_edges' must be >= n_images + n_texts = {self.n_images + self.n_texts}")
-
 
 def measure(config: TrainingConfig, seed: int) -> dict:
-    graph = CoOccurrence.from_edges(synthetic.planted_model(
-        n_images=config.n_images, n_texts=config.n_texts, n_edges=config.n_edges, n_classes=config.n_classes,
-        noise=config.noise, seed=config.graph_seed))
+    graph = config.planted_graph(config.graph_seed)
     k = config.k or config.n_classes
     reference = reference_svd(graph, k)
     options = {"steps": config.steps or None, "seed": seed, "reference": reference, "progress": False}
