@@ -95,6 +95,13 @@ class SparseOperator:
     def rmatmat(self, y: jax.Array) -> jax.Array:
         return self.backward.matmat(y)
 
+    @property
+    def on_host(self) -> bool:
+        """Whether both products run on the host (the CPU layout): numpy code may then call
+        ``forward.multiply`` and ``backward.multiply`` directly (`amf.solvers.krylov_host`,
+        `amf.solvers.certify_host`)."""
+        return isinstance(self.forward, HostCSR) and isinstance(self.backward, HostCSR)
+
     def normal_matmat(self, x: jax.Array, side: str) -> jax.Array:
         """``A^T A X`` (``side="right"``, ``X (n, b)``) or ``A A^T X`` (``side="left"``, ``X (m, b)``); on the host
         layout in one callback per column group (`amf.operators.host_csr.chain_matmat`)."""

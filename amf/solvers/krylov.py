@@ -86,9 +86,9 @@ from jax import lax
 from amf._linalg import matmul
 from amf._validate import integer
 from amf.operators import DenseOperator, Operator, SparseOperator, as_operator, is_array_pytree
-from amf.operators.host_csr import HostCSR
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
+from amf.solvers.certify_host import host_seed
 from amf.solvers.krylov_host import host_lanczos
 
 __all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan"]
@@ -482,14 +482,7 @@ def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
 def _on_host(op) -> bool:
     """Whether ``op`` is a sparse operator in the CPU's host layout (`amf.operators.host_csr`): then
     `amf.solvers.krylov_host.host_lanczos` runs the iteration in numpy beside the kernel."""
-    return isinstance(op, SparseOperator) and isinstance(op.forward, HostCSR) and isinstance(op.backward, HostCSR)
-
-
-def _seed(key: jax.Array) -> list[int]:
-    """The host solver's numpy seed, from the JAX ``key`` (typed or raw ``uint32[2]``)."""
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return [int(v) for v in np.asarray(key).ravel()]
+    return isinstance(op, SparseOperator) and op.on_host
 
 
 def _split(op):
@@ -581,7 +574,7 @@ def topk_svd(
         if _on_host(op):  # a CPU: the whole iteration on the host, beside the sparse kernel
             u, s, vt, cycles, products, converged = host_lanczos(
                 op.forward, op.backward, (m, n), k=k, block=plan_.block, keep=plan_.keep, steps=plan_.steps,
-                side=plan_.side, tol=tol, max_iterations=max_iterations, seed=_seed(key))
+                side=plan_.side, tol=tol, max_iterations=max_iterations, seed=host_seed(key))
         else:
             u, s, vt, cycles, converged = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op,
                                                  plan_=plan_, dtype_name=dtype.name)

@@ -1,0 +1,132 @@
+"""The CPU path of `amf.solvers.certify.certify_svd`: its residuals and complement test in numpy, on the host.
+
+For a `amf.operators.SparseOperator` whose products run on the host (``op.on_host``: the CPU layout) the
+checks of `certify_svd` are computed here, with the numba kernel called directly (`amf.operators.host_csr`) and
+numpy GEMMs, instead of in jitted code that calls back into the same kernel. The checks and their thresholds
+are `certify_svd`'s; what this path saves is XLA's compilation of the complement test for every new shape
+(0.8–1.5 s on the 2-core machine of docs/performance.md, more than the whole solve below ``10^5`` nodes) and
+its copies of the claimed bases.
+
+- `residuals`: ``||A v_i - s_i u_i|| / scale`` and ``||A^T u_i - s_i v_i|| / scale`` in groups of columns;
+- `orthonormality`: ``max(|U^T U - I|, |V^T V - I|)``;
+- `complement_lanczos`: the largest singular value of ``A (I - V V^T)`` (or ``(I - U U^T) A``) estimated by
+  block Lanczos with full reorthogonalization, the same estimate as `amf.solvers.certify`'s jitted one.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from amf.operators import SparseOperator
+from amf.solvers.krylov_host import coefficients, subtract_span, svqb
+
+__all__ = ["complement_lanczos", "host_seed", "orthonormality", "residuals"]
+
+
+def host_seed(key: jax.Array) -> list[int]:
+    """A numpy seed from the JAX ``key`` (typed or raw ``uint32[2]``): the host paths' random starts."""
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return [int(v) for v in np.asarray(key).ravel()]
+
+
+def residuals(op: SparseOperator, u: np.ndarray, s: np.ndarray, vt: np.ndarray, scale: float, columns: int):
+    """``(left, right)``: ``||A v_i - s_i u_i|| / scale`` and ``||A^T u_i - s_i v_i|| / scale`` (``(r,)`` each) for
+    ``u (m, r)``, ``s (r,)``, ``vt (r, n)``, from block products of ``columns`` triplets at a time."""
+    left, right = [], []
+    for start in range(0, s.shape[0], columns):
+        group = slice(start, start + columns)
+        v = np.ascontiguousarray(vt[group].T)
+        y = op.forward.multiply(v).astype(u.dtype, copy=False)
+        y -= u[:, group] * s[group]
+        left.append(np.sqrt(np.einsum("ij,ij->j", y, y)) / scale)
+        del y
+        x = op.backward.multiply(np.ascontiguousarray(u[:, group])).astype(u.dtype, copy=False)
+        x -= v * s[group]
+        right.append(np.sqrt(np.einsum("ij,ij->j", x, x)) / scale)
+    return np.concatenate(left), np.concatenate(right)
+
+
+def orthonormality(u: np.ndarray, vt: np.ndarray) -> float:
+    """``max(max |U^T U - I|, max |V^T V - I|)``."""
+    eye = np.eye(u.shape[1], dtype=u.dtype)
+    return float(max(np.max(np.abs(u.T @ u - eye)), np.max(np.abs(vt @ vt.T - eye))))
+
+
+def _orthonormal_rows(near: np.ndarray) -> np.ndarray | None:
+    """Orthonormal rows spanning the rows of ``near (r, N)``: ``near`` itself when its Gram is the identity to
+    ``100 r eps``, else its Löwdin basis ``G^{-1/2} near`` (a copy); ``None`` when the rows are linearly
+    dependent to round-off (the claim has no ``r``-dimensional subspace, and the test fails)."""
+    r = near.shape[0]
+    eps = float(np.finfo(near.dtype).eps)
+    gram = near @ near.T
+    if np.max(np.abs(gram - np.eye(r))) <= 100 * r * eps:
+        return near
+    lam, z = np.linalg.eigh(gram)
+    if not np.all(np.isfinite(lam)) or lam[0] <= r * eps * max(float(lam[-1]), 0.0):
+        return None
+    return ((z / np.sqrt(lam)) @ z.T).astype(near.dtype) @ near
+
+
+def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, block: int, steps: int,
+                       seed) -> float:
+    """Estimate of ``||A (I - V V^T)||_2`` (``right``; ``near = V^T (r, n)``) or ``||(I - U U^T) A||_2``
+    (``near = U^T (r, m)``): the square root of the largest Ritz value of ``C = P A^T A P`` (``P = I - near^T
+    near``; ``A A^T`` on the left) on the block Krylov space of ``steps`` blocks of a Gaussian start ``(N,
+    block)`` drawn from ``seed``.
+
+    ``T = W^T C W`` is filled from the inner products of each ``C w_j`` with the whole basis ``W`` (full
+    reorthogonalization), so the Ritz value never exceeds ``||C||`` beyond round-off whatever the basis is.
+    Per step: two products, then one pass against the Lanczos neighbours, one against ``near`` and the whole
+    basis (one read each for the coefficients, one for the update), and a second full pass only when the first
+    removed more than half of the norm (Kahan's "twice is enough").
+    """
+    rows = _orthonormal_rows(near)
+    if rows is None:
+        return float("nan")
+    with threadpool_limits(1, user_api="blas"):  # see below
+        return _lanczos(op, rows, right=right, block=block, steps=steps, seed=seed)
+
+
+def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, steps: int, seed) -> float:
+    """`complement_lanczos` for orthonormal ``rows``, run with one BLAS thread: its GEMMs are matrix-vector
+    shaped, and OpenBLAS's idle threads spin after each one against the kernel's threads (on 2 cores, the test at
+    ``10^6`` nodes took 6.5 s with two BLAS threads and 4.4 s with one; docs/performance.md)."""
+    first, second = (op.forward, op.backward) if right else (op.backward, op.forward)
+    dtype = rows.dtype
+    eps = float(np.finfo(dtype).eps)
+    rng = np.random.default_rng(seed)
+    n_dim, b = rows.shape[1], block
+    start = rng.standard_normal((n_dim, b)).astype(dtype)
+    for _ in range(2):
+        subtract_span(start, rows, coefficients(rows, start))
+    q, _, _ = svqb(start, 0.0, rng, rows)
+    basis = np.zeros((steps * b, n_dim), dtype)
+    t = np.zeros((steps * b, steps * b), dtype)
+    for j in range(steps):
+        c = (j + 1) * b
+        basis[j * b : c] = q.T
+        w = second.multiply(first.multiply(q)).astype(dtype, copy=False)
+        current, near_rows = basis[:c], slice(max(0, c - 2 * b), c)
+        column = np.zeros((c, b), dtype)
+        g = coefficients(basis[near_rows], w)  # the three-term part: the large coefficients
+        subtract_span(w, basis[near_rows], g)
+        column[near_rows] = g
+        before = np.einsum("ij,ij->j", w, w)
+        g = coefficients(current, w)
+        subtract_span(w, rows, coefficients(rows, w))
+        subtract_span(w, current, g)
+        column += g  # = W^T (C w_j): the local and the full pass together
+        after = np.einsum("ij,ij->j", w, w)
+        if np.any(after < 0.25 * before):
+            subtract_span(w, rows, coefficients(rows, w))
+            subtract_span(w, current, coefficients(current, w))
+        t[:c, j * b : c] = column
+        t[j * b : c, :c] = column.T
+        if j + 1 < steps:
+            floor = 30.0 * np.sqrt(c + rows.shape[0]) * eps * float(np.sqrt(np.max(before, initial=0.0)))
+            q, _, _ = svqb(w, floor, rng, rows, current)
+    theta = np.linalg.eigvalsh(0.5 * (t + t.T))[-1]
+    return float(np.sqrt(max(float(theta), 0.0)))
