@@ -167,8 +167,8 @@ def _ritz(t: np.ndarray, r: np.ndarray, b: int, k: int, tol: float):
     return theta, y, bool(np.all(resid <= 0.5 * tol * s1 * np.maximum(s, np.sqrt(tol) * s1)))
 
 
-def _rayleigh_ritz(matrix: HostCSR, rows: np.ndarray):
-    """Rayleigh–Ritz on the other side (`amf.solvers.krylov`, step 5) for orthonormal rows ``V^T (k, N)``:
+def _rayleigh_ritz(matrix: HostCSR, block: np.ndarray):
+    """Rayleigh–Ritz on the other side (`amf.solvers.krylov`, step 5) for orthonormal columns ``V (N, k)``:
     ``W = A V = Q R``, ``R = X S Z^T``; returns ``Q X (M, k)``, ``s`` and ``Z^T``, so that the triplets are
     ``(Q X, s, Z^T V^T)`` with ``A v_i = s_i u_i`` to round-off.
 
@@ -177,7 +177,7 @@ def _rayleigh_ritz(matrix: HostCSR, rows: np.ndarray):
     when ``u`` is not orthonormal to round-off. A ``W`` whose Gram cannot resolve its smallest singular value
     (``lambda_k <= 100 k eps lambda_1``, e.g. ``s_k = 0``) takes Householder QR instead.
     """
-    w = matrix.multiply_stored(np.ascontiguousarray(rows.T))
+    w = matrix.multiply_stored(block)
     eps = float(np.finfo(w.dtype).eps)
     k = w.shape[1]
     lam, z = np.linalg.eigh(w.T @ w)
@@ -231,6 +231,7 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
             # the first block of a cycle couples to every kept Ritz vector: the whole basis
             q, column, r = _orthonormalize(basis, c, b, w, top if j > 0 else None, eta, rng)
             basis[c + b : c + 2 * b] = q.T
+            del w, q  # the next step's blocks are allocated without these (64 MB each at N = 10^6, b = 8)
             t[: c + b, c : c + b] = column
             # M V = V T + Q R E^T holds for the basis so far: its Ritz pairs can be judged after every step
             size = c + b
@@ -254,12 +255,12 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
     for _ in range(2):
         lam, z = np.linalg.eigh(basis[:k] @ basis[:k].T)
         _restart_rows(basis, (z / np.sqrt(lam)) @ z.T)
-    rows = basis[:k].copy()  # (k, N)
+    block = np.ascontiguousarray(basis[:k].T)  # (N, k): the product's input, and the only copy kept
     del basis  # the (N, k) blocks of the last step are allocated after the basis is freed
-    theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, rows)
+    theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, block)
     normal.products += k
-    mine = zt @ rows  # (k, N)
-    del rows
+    mine = zt @ block.T  # (k, N)
+    del block
     if side == "right":
         u, vt = theirs, mine
     else:
