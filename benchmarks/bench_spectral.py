@@ -183,8 +183,8 @@ def _randomized_to(a, k: int, seed: int, target: float):
         rate = math.log(r2 / r1) / (q2 - q1) if r2 < r1 else 0.0
         guess = q2 + math.log(target / r2) / rate if rate < 0 else 2 * q2
         n_iter = max(int(math.ceil(guess)), int(math.ceil(1.25 * q2)), q2 + 1)
-    return u, s, vt, dict(n_iter=n_iter, time_override=round(elapsed, 2),
-                          search_s=round(time.perf_counter() - t_search, 1))
+    return u, s, vt, dict(n_iter=n_iter, time_override=round(elapsed, 4),
+                          search_s=round(time.perf_counter() - t_search, 4))
 
 
 def _timed_certificate(timings: list):
