@@ -62,14 +62,35 @@ def band_cuts(indptr: np.ndarray, n_bands: int) -> np.ndarray:
     return np.maximum.accumulate(np.clip(cuts, 0, m)).astype(np.int64)
 
 
-def _numba_rows(indptr, indices, data, start, stop, x, y):  # pragma: no cover - compiled by numba
-    """``y[start:stop] = A[start:stop] X``: one band, serial (a thread of `_pool` runs it without the GIL)."""
+PREFETCH = 16
+"""Stored entries ahead whose row of ``X`` a kernel asks the CPU to fetch (``llvm.prefetch``): the gathers are
+memory latency, and without the hint the core keeps only a few in flight (at ``10^6`` rows, ``b = 8``: 134 ms
+without, 78 ms at 16 ahead, 87 ms at 8, 140 ms at 32, docs/performance.md)."""
+
+ALIGN = 64
+"""Byte alignment of the blocks the kernels gather from (`aligned_empty`): a cache line, so that a row of 8
+float64 is one line, not two (numpy's 16-byte alignment splits it: 78 ms -> 49 ms at ``10^6`` rows, ``b = 8``,
+with `PREFETCH`)."""
+
+
+def _no_prefetch(x, row, col):  # pragma: no cover - compiled by numba
+    """A kernel's prefetch where ``llvm.prefetch`` cannot be compiled (`_compile`)."""
+
+
+def _rows(indptr, indices, data, start, stop, x, y, line):  # pragma: no cover - compiled by numba
+    """``y[start:stop] = A[start:stop] X``: one band, serial (a thread of `_pool` runs it without the GIL); the
+    row ``PREFETCH`` entries ahead is prefetched, one call per cache line of ``line`` numbers."""
     b = x.shape[1]
     acc = np.empty(b, dtype=y.dtype)
+    last = indptr[stop] - 1 - PREFETCH
     for i in range(start, stop):
         for j in range(b):
             acc[j] = 0
         for p in range(indptr[i], indptr[i + 1]):
+            if p <= last:
+                ahead = indices[p + PREFETCH]
+                for j in range(0, b, line):
+                    _prefetch(x, ahead, j)
             c = indices[p]
             v = data[p]
             for j in range(b):
@@ -79,17 +100,20 @@ def _numba_rows(indptr, indices, data, start, stop, x, y):  # pragma: no cover -
 
 
 NARROW = 4
-"""Widest block `_numba_narrow` multiplies (scalar accumulators); wider blocks take `_numba_rows`."""
+"""Widest block `_narrow` multiplies (scalar accumulators); wider blocks take `_rows`."""
 
 
-def _numba_narrow(indptr, indices, data, start, stop, x, y):  # pragma: no cover - compiled by numba
-    """`_numba_rows` for ``b <= NARROW`` columns, the sums in scalars (registers) instead of an array: 1.3-1.5x
-    faster at ``b = 1, 2`` (the complement test's products), no faster at ``b = 4`` and slower at ``b = 8``
-    (``10^5`` and ``10^6`` rows, docs/performance.md)."""
+def _narrow(indptr, indices, data, start, stop, x, y, line):  # pragma: no cover - compiled by numba
+    """`_rows` for ``b <= NARROW`` columns (one cache line of ``X`` per entry), the sums in scalars (registers)
+    instead of an array: 1.3-1.5x faster at ``b = 1, 2`` (the complement test's products), no faster at
+    ``b = 4`` and slower at ``b = 8`` (``10^5`` and ``10^6`` rows, docs/performance.md)."""
     b = x.shape[1]
+    last = indptr[stop] - 1 - PREFETCH
     for i in range(start, stop):
         a0 = a1 = a2 = a3 = 0.0
         for p in range(indptr[i], indptr[i + 1]):
+            if p <= last:
+                _prefetch(x, indices[p + PREFETCH], 0)
             c = indices[p]
             v = data[p]
             a0 += v * x[c, 0]
@@ -108,20 +132,90 @@ def _numba_narrow(indptr, indices, data, start, stop, x, y):  # pragma: no cover
             y[i, 3] = a3
 
 
-if HAVE_NUMBA:
-    _numba_rows = numba.njit(cache=True, boundscheck=False, nogil=True)(_numba_rows)
-    _numba_narrow = numba.njit(cache=True, boundscheck=False, nogil=True)(_numba_narrow)
+_prefetch = _no_prefetch
+_KERNELS: tuple | None = None
+
+
+def _llvm_prefetch():
+    """``prefetch(x, row, col)``: a numba intrinsic that emits ``llvm.prefetch`` (read, high locality, data) of
+    the address of ``x[row, col]``; no code runs, nothing is loaded."""
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx, x, row, col):
+        def codegen(context, builder, signature, args):
+            array_type = signature.args[0]
+            array = context.make_array(array_type)(context, builder, args[0])
+            index = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:])]
+            pointer = cgutils.get_item_pointer2(context, builder, data=array.data,
+                                                shape=cgutils.unpack_tuple(builder, array.shape),
+                                                strides=cgutils.unpack_tuple(builder, array.strides),
+                                                layout=array_type.layout, inds=index)
+            byte = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            function = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]), "llvm.prefetch.p0i8")
+            builder.call(function, [builder.bitcast(pointer, byte), i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(x, row, col), codegen
+
+    return prefetch
+
+
+def _compile() -> tuple:
+    """``(rows, narrow)`` compiled by numba (cached on disk), with `_llvm_prefetch`, or without it when it does
+    not compile on this numba (checked on a 2 x 2 product once per process)."""
+    global _KERNELS, _prefetch
+    if _KERNELS is None:
+        jit = numba.njit(cache=True, boundscheck=False, nogil=True)
+        for hint in (_llvm_prefetch, lambda: jit(_no_prefetch)):
+            try:
+                _prefetch = hint()
+                kernels = (jit(_rows), jit(_narrow))
+                probe = np.ones((2, 1))
+                for kernel in kernels:
+                    kernel(np.array([0, 1, 2], np.int32), np.array([0, 1], np.int32), np.ones(2), 0, 2, probe,
+                           np.empty((2, 1)), 8)
+                _KERNELS = kernels
+                break
+            except Exception:  # noqa: BLE001 - numba's lowering errors have no common public base
+                if hint is not _llvm_prefetch:
+                    raise
+    return _KERNELS
+
+
+def aligned_empty(shape: tuple[int, int], dtype) -> np.ndarray:
+    """An uninitialized C-order array whose data starts on an `ALIGN`-byte boundary."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    buffer = np.empty(size + ALIGN // dtype.itemsize, dtype)
+    offset = (-buffer.ctypes.data % ALIGN) // dtype.itemsize
+    return buffer[offset : offset + size].reshape(shape)
+
+
+def aligned(x: np.ndarray, dtype) -> np.ndarray:
+    """``x`` as a C-order, `ALIGN`-byte-aligned array of ``dtype``: itself when it is one, else a copy."""
+    if x.dtype == dtype and x.flags.c_contiguous and x.ctypes.data % ALIGN == 0:
+        return x
+    out = aligned_empty(x.shape, dtype)
+    out[...] = x
+    return out
 
 
 def _numba_block(indptr, indices, data, cuts, x, y):
-    """One thread of `_pool` per band, each running the compiled `_numba_rows` without the GIL (Python threads
+    """One thread of `_pool` per band, each running the compiled `_rows` (or `_narrow`) without the GIL (Python threads
     sleep between products, where an OpenMP team would spin against the BLAS threads of the next GEMM)."""
     bands = range(cuts.shape[0] - 1)
-    rows = _numba_narrow if x.shape[1] <= NARROW else _numba_rows
+    wide, narrow = _compile()
+    rows = narrow if x.shape[1] <= NARROW else wide
+    line = ALIGN // x.dtype.itemsize
     if len(bands) == 1:
-        rows(indptr, indices, data, cuts[0], cuts[1], x, y)
+        rows(indptr, indices, data, cuts[0], cuts[1], x, y, line)
         return
-    for _ in _pool().map(lambda t: rows(indptr, indices, data, cuts[t], cuts[t + 1], x, y), bands):
+    for _ in _pool().map(lambda t: rows(indptr, indices, data, cuts[t], cuts[t + 1], x, y, line), bands):
         pass
 
 
@@ -144,12 +238,13 @@ def _scipy_block(indptr, indices, data, cuts, x, y):
 def csr_block(indptr, indices, data, cuts, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``A X`` (``(m, b)``, C order, ``data``'s dtype) for CSR ``A`` in row bands ``cuts`` and ``X (n, b)``.
 
-    ``x`` is converted to a C-order array of ``data``'s dtype if it is not one; ``out`` (``(m, b)``, C order,
-    that dtype) receives the result when given.
+    ``x`` is copied to an aligned C-order array of ``data``'s dtype (`aligned`) unless it is one; ``out`` (``(m,
+    b)``, C order, that dtype) receives the result when given, else a new aligned array, so that a chain of
+    products (``A^T (A X)``) copies nothing.
     """
-    x = np.ascontiguousarray(x, dtype=data.dtype)
+    x = aligned(np.asarray(x), data.dtype) if HAVE_NUMBA else np.ascontiguousarray(x, dtype=data.dtype)
     m = indptr.shape[0] - 1
-    y = np.empty((m, x.shape[1]), data.dtype) if out is None else out
+    y = aligned_empty((m, x.shape[1]), data.dtype) if out is None else out
     if x.shape[1] == 0 or m == 0:
         y[...] = 0
         return y

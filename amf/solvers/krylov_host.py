@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from amf.operators.csr_kernel import aligned
 from amf.operators.host_csr import HostCSR
 
 __all__ = ["coefficients", "host_lanczos", "subtract_span", "svqb"]
@@ -227,7 +228,7 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
         t[np.arange(keep), np.arange(keep)] = theta
         for j in range(steps):
             c = keep + j * b  # the current block's first row; rows [0, c + b) are the basis so far
-            w = normal(np.ascontiguousarray(basis[c : c + b].T))
+            w = normal(aligned(basis[c : c + b].T, dtype))  # one copy, into the kernel's layout
             # the first block of a cycle couples to every kept Ritz vector: the whole basis
             q, column, r = _orthonormalize(basis, c, b, w, top if j > 0 else None, eta, rng)
             basis[c + b : c + 2 * b] = q.T
@@ -255,7 +256,7 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
     for _ in range(2):
         lam, z = np.linalg.eigh(basis[:k] @ basis[:k].T)
         _restart_rows(basis, (z / np.sqrt(lam)) @ z.T)
-    block = np.ascontiguousarray(basis[:k].T)  # (N, k): the product's input, and the only copy kept
+    block = aligned(basis[:k].T, dtype)  # (N, k): the product's input, and the only copy kept
     del basis  # the (N, k) blocks of the last step are allocated after the basis is freed
     theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, block)
     normal.products += k
