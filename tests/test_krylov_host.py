@@ -63,6 +63,36 @@ def test_kernel_and_its_transpose_match_scipy(kernel, dtype, n_bands):
     np.testing.assert_allclose(np.asarray(jax.jit(lambda o, y: o.rmatmat(y))(op, y)), a.T @ y, rtol=rtol, atol=rtol)
 
 
+def test_kernels_without_the_prefetch_hint(monkeypatch):
+    # where numba cannot compile llvm.prefetch the kernels run without it, with the same products
+    if not csr_kernel.HAVE_NUMBA:
+        pytest.skip("numba is not installed")
+
+    def unavailable():
+        raise RuntimeError("no llvm.prefetch here")
+
+    monkeypatch.setattr(csr_kernel, "_llvm_prefetch", unavailable)
+    monkeypatch.setattr(csr_kernel, "_KERNELS", None)
+    monkeypatch.setattr(csr_kernel, "_prefetch", csr_kernel._prefetch)
+    a = sparse_with_empty_rows((300, 200), seed=2)
+    layout = host_csr(a, n_bands=2)
+    rng = np.random.default_rng(3)
+    for b in (1, 3, 8):
+        x = rng.standard_normal((200, b))
+        np.testing.assert_allclose(layout.multiply(x), a @ x, rtol=1e-12, atol=1e-12)
+    assert csr_kernel._prefetch.py_func is csr_kernel._no_prefetch  # the compiled no-op stands in
+
+
+def test_aligned_blocks():
+    x = np.arange(24.0).reshape(8, 3)
+    for dtype in (np.float64, np.float32):
+        y = csr_kernel.aligned(x, dtype)
+        assert y.ctypes.data % csr_kernel.ALIGN == 0 and y.flags.c_contiguous and y.dtype == dtype
+        np.testing.assert_array_equal(y, x)
+    assert csr_kernel.aligned(y, np.float32) is y  # already aligned: no copy
+    np.testing.assert_array_equal(csr_kernel.aligned(x.T, np.float64), x.T)  # a transposed view is copied
+
+
 def test_an_ordering_is_applied_inside_and_undone_in_products():
     a = sparse_with_empty_rows((70, 55), seed=2)
     rng = np.random.default_rng(3)

@@ -170,10 +170,11 @@ def _compile() -> tuple:
     not compile on this numba (checked on a 2 x 2 product once per process)."""
     global _KERNELS, _prefetch
     if _KERNELS is None:
-        jit = numba.njit(cache=True, boundscheck=False, nogil=True)
-        for hint in (_llvm_prefetch, lambda: jit(_no_prefetch)):
+        for hint in (_llvm_prefetch, None):
+            # the fallback is not cached: numba's disk cache does not see which _prefetch a kernel was built with
+            jit = numba.njit(cache=hint is not None, boundscheck=False, nogil=True)
             try:
-                _prefetch = hint()
+                _prefetch = hint() if hint is not None else jit(_no_prefetch)
                 kernels = (jit(_rows), jit(_narrow))
                 probe = np.ones((2, 1))
                 for kernel in kernels:
@@ -182,7 +183,7 @@ def _compile() -> tuple:
                 _KERNELS = kernels
                 break
             except Exception:  # noqa: BLE001 - numba's lowering errors have no common public base
-                if hint is not _llvm_prefetch:
+                if hint is None:
                     raise
     return _KERNELS
 
