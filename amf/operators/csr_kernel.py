@@ -45,7 +45,8 @@ def threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pool() -> ThreadPoolExecutor:
+def pool() -> ThreadPoolExecutor:
+    """The process's pool of `threads` threads: the kernels' bands, and the host solvers' GEMM halves."""
     global _POOL
     if _POOL is None:
         _POOL = ThreadPoolExecutor(threads(), thread_name_prefix="amf-csr")
@@ -78,7 +79,7 @@ def _no_prefetch(x, row, col):  # pragma: no cover - compiled by numba
 
 
 def _rows(indptr, indices, data, start, stop, x, y, line):  # pragma: no cover - compiled by numba
-    """``y[start:stop] = A[start:stop] X``: one band, serial (a thread of `_pool` runs it without the GIL); the
+    """``y[start:stop] = A[start:stop] X``: one band, serial (a thread of `pool` runs it without the GIL); the
     row ``PREFETCH`` entries ahead is prefetched, one call per cache line of ``line`` numbers."""
     b = x.shape[1]
     acc = np.empty(b, dtype=y.dtype)
@@ -207,7 +208,7 @@ def aligned(x: np.ndarray, dtype) -> np.ndarray:
 
 
 def _numba_block(indptr, indices, data, cuts, x, y):
-    """One thread of `_pool` per band, each running the compiled `_rows` (or `_narrow`) without the GIL (Python threads
+    """One thread of `pool` per band, each running the compiled `_rows` (or `_narrow`) without the GIL (Python threads
     sleep between products, where an OpenMP team would spin against the BLAS threads of the next GEMM)."""
     bands = range(cuts.shape[0] - 1)
     wide, narrow = _compile()
@@ -216,7 +217,7 @@ def _numba_block(indptr, indices, data, cuts, x, y):
     if len(bands) == 1:
         rows(indptr, indices, data, cuts[0], cuts[1], x, y, line)
         return
-    for _ in _pool().map(lambda t: rows(indptr, indices, data, cuts[t], cuts[t + 1], x, y, line), bands):
+    for _ in pool().map(lambda t: rows(indptr, indices, data, cuts[t], cuts[t + 1], x, y, line), bands):
         pass
 
 
@@ -232,7 +233,7 @@ def _scipy_block(indptr, indices, data, cuts, x, y):
         for j in range(xt.shape[0]):
             y[start:stop, j] = csr @ xt[j]
 
-    for _ in _pool().map(band, range(cuts.shape[0] - 1)):
+    for _ in pool().map(band, range(cuts.shape[0] - 1)):
         pass
 
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from amf.operators import SparseOperator
-from amf.solvers.krylov_host import coefficients, subtract_span, svqb
+from amf.solvers.krylov_host import coefficients, single_blas, subtract_span, svqb
 
 __all__ = ["complement_lanczos", "host_seed", "orthonormality", "residuals"]
 
@@ -86,14 +85,14 @@ def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, blo
     rows = _orthonormal_rows(near)
     if rows is None:
         return float("nan")
-    with threadpool_limits(1, user_api="blas"):  # see below
+    with single_blas():
         return _lanczos(op, rows, right=right, block=block, steps=steps, seed=seed)
 
 
 def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, steps: int, seed) -> float:
-    """`complement_lanczos` for orthonormal ``rows``, run with one BLAS thread: its GEMMs are matrix-vector
-    shaped, and OpenBLAS's idle threads spin after each one against the kernel's threads (on 2 cores, the test at
-    ``10^6`` nodes took 6.5 s with two BLAS threads and 4.4 s with one; docs/performance.md)."""
+    """`complement_lanczos` for orthonormal ``rows``, inside `amf.solvers.krylov_host.single_blas`: its GEMMs
+    are split over the kernel's threads, and OpenBLAS's own idle threads would spin against them (on 2 cores
+    the test at ``10^6`` nodes took 6.6-6.8 s with OpenBLAS's two threads and 5.2-5.5 s with one)."""
     first, second = (op.forward, op.backward) if right else (op.backward, op.forward)
     dtype = rows.dtype
     eps = float(np.finfo(dtype).eps)

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from amf.operators.csr_kernel import aligned
+from threadpoolctl import threadpool_limits
+
+from amf.operators.csr_kernel import aligned_empty, pool, threads
 from amf.operators.host_csr import HostCSR
 
-__all__ = ["coefficients", "host_lanczos", "subtract_span", "svqb"]
+__all__ = ["coefficients", "host_lanczos", "single_blas", "subtract_span", "svqb", "times_small", "transpose_into"]
 
 SELECTIVE_ROWS = 8
 """Leading Ritz vectors every local step also orthogonalizes against (selective orthogonalization)."""
@@ -51,10 +53,10 @@ def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarr
     Returns ``q``, ``r`` and whether ``w`` was ill-conditioned (rank-deficient or ``cond(w) > eps^(-1/4)``).
     """
     eps = np.finfo(w.dtype).eps
-    lam, z = np.linalg.eigh(w.T @ w)
+    lam, z = np.linalg.eigh(coefficients(w.T, w))
     bad = lam <= floor**2
     root = np.sqrt(np.where(bad, 1.0, lam))
-    q = w @ (z / root)
+    q = times_small(w, z / root)
     r = np.where(bad, 0.0, root)[:, None] * z.T
     if bad.any():
         fresh = rng.standard_normal((w.shape[0], int(bad.sum()))).astype(w.dtype)
@@ -65,27 +67,84 @@ def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarr
         q[:, bad] = fresh / np.linalg.norm(fresh, axis=0)
     if not bad.any() and WELL_CONDITIONED * lam[0] >= lam[-1]:
         return q, r, False  # loss of orthogonality ~ eps cond(w)^2 <= 10 eps: the second pass is round-off
-    lam2, z2 = np.linalg.eigh(q.T @ q)
+    lam2, z2 = np.linalg.eigh(coefficients(q.T, q))
     root2 = np.sqrt(np.maximum(lam2, np.finfo(w.dtype).tiny))
-    q = q @ ((z2 / root2) @ z2.T)
+    q = times_small(q, (z2 / root2) @ z2.T)
     r = ((z2 * root2) @ z2.T) @ r
     return q, r, bool(bad.any() or lam[0] < np.sqrt(eps) * lam[-1])
 
 
+def _spans(n: int) -> list[tuple[int, int]]:
+    """``[0, n)`` split into one contiguous range per thread of the kernel's pool."""
+    step = max(1, -(-n // threads()))
+    return [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+
+
 def coefficients(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``rows @ w`` (``(c, N) x (N, b)``) in column panels of `PANEL`: OpenBLAS reads a panel of ``w`` from cache
-    instead of memory (18% faster than one GEMM at ``N = 10^6``, ``c = 104``, ``b = 8``)."""
-    out = np.zeros((rows.shape[0], w.shape[1]), np.result_type(rows, w))
-    for start in range(0, w.shape[0], PANEL):
-        out += rows[:, start : start + PANEL] @ w[start : start + PANEL]
-    return out
+    """``rows @ w`` (``(c, N) x (N, b)``): one range of ``N`` per thread of the kernel's pool, each in column
+    panels of `PANEL` (OpenBLAS then reads a panel of ``w`` from cache instead of memory: 18% faster than one
+    GEMM at ``N = 10^6``, ``c = 104``, ``b = 8``). The host solvers run OpenBLAS single-threaded
+    (`single_blas`), so the GEMMs and the sparse products share the same threads."""
+    dtype = np.result_type(rows, w)
+
+    def part(span):
+        out = np.zeros((rows.shape[0], w.shape[1]), dtype)
+        for start in range(span[0], span[1], PANEL):
+            stop = min(span[1], start + PANEL)
+            out += rows[:, start:stop] @ w[start:stop]
+        return out
+
+    return sum(pool().map(part, _spans(w.shape[0])))
 
 
 def subtract_span(w: np.ndarray, rows: np.ndarray, h: np.ndarray) -> None:
-    """``w -= rows^T h`` in place (``w (N, b)``, ``rows (c, N)``, ``h (c, b)``), in row panels of `PANEL`: the
-    temporary is one panel, and the GEMM 1.5x faster than one call with an ``(N, b)`` temporary at ``N = 10^6``."""
-    for start in range(0, w.shape[0], PANEL):
-        w[start : start + PANEL] -= rows[:, start : start + PANEL].T @ h
+    """``w -= rows^T h`` in place (``w (N, b)``, ``rows (c, N)``, ``h (c, b)``), one range of ``N`` per thread,
+    in row panels of `PANEL`: the temporary is one panel, and the GEMM 1.5x faster than one call with an ``(N,
+    b)`` temporary at ``N = 10^6``."""
+
+    def part(span):
+        for start in range(span[0], span[1], PANEL):
+            stop = min(span[1], start + PANEL)
+            w[start:stop] -= rows[:, start:stop].T @ h
+
+    for _ in pool().map(part, _spans(w.shape[0])):
+        pass
+
+
+def times_small(w: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """``w @ small`` (``(N, b) x (b, b')``), one range of rows of ``w`` per thread of the kernel's pool."""
+    out = np.empty((w.shape[0], small.shape[1]), np.result_type(w, small))
+
+    def part(span):
+        out[span[0] : span[1]] = w[span[0] : span[1]] @ small
+
+    for _ in pool().map(part, _spans(w.shape[0])):
+        pass
+    return out
+
+
+def transpose_into(out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``out[...] = x.T`` for ``x (b, N)`` or ``(N, b)``, one range of ``N`` per thread (a transposing copy is
+    latency-bound: 25 ms for 64 MB on one thread)."""
+    long_axis = 1 if x.shape[1] >= x.shape[0] else 0
+
+    def part(span):
+        lo, hi = span
+        if long_axis:
+            out[lo:hi] = x[:, lo:hi].T
+        else:
+            out[:, lo:hi] = x[lo:hi].T
+
+    for _ in pool().map(part, _spans(x.shape[long_axis])):
+        pass
+    return out
+
+
+def single_blas():
+    """A context in which OpenBLAS runs one thread: the host solvers split their GEMMs over the kernel's threads
+    themselves (`coefficients`, `subtract_span`, `_restart_rows`), and OpenBLAS's own idle threads would spin
+    against those after every call (docs/performance.md)."""
+    return threadpool_limits(1, user_api="blas")
 
 
 class _Normal:
@@ -106,9 +165,14 @@ def _restart_rows(basis: np.ndarray, select: np.ndarray) -> None:
     time."""
     r, c = select.shape
     st = np.ascontiguousarray(select.T)
-    for start in range(0, basis.shape[1], RESTART_PANEL):
-        panel = slice(start, start + RESTART_PANEL)
-        basis[:c, panel] = st @ basis[:r, panel]
+
+    def part(span):  # disjoint columns per thread: in place is safe
+        for start in range(span[0], span[1], RESTART_PANEL):
+            panel = slice(start, min(span[1], start + RESTART_PANEL))
+            basis[:c, panel] = st @ basis[:r, panel]
+
+    for _ in pool().map(part, _spans(basis.shape[1])):
+        pass
 
 
 def _orthonormalize(basis: np.ndarray, c: int, b: int, w: np.ndarray, top: int | None, eta: float,
@@ -207,6 +271,14 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
     Sizes are `amf.solvers.krylov.KrylovPlan`'s. Returns ``u (m, k)``, ``s (k,)``, ``vt (k, n)`` (the
     operator's dtype), the cycles run, the columns multiplied, and whether the stopping rule held.
     """
+    with single_blas():
+        return _lanczos(forward, backward, shape, k=k, block=block, keep=keep, steps=steps, side=side, tol=tol,
+                        max_iterations=max_iterations, seed=seed)
+
+
+def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: int, block: int, keep: int,
+             steps: int, side: str, tol: float, max_iterations: int, seed: int):
+    """`host_lanczos`, inside `single_blas`."""
     m, n = shape
     dtype = np.dtype(forward.dtype)
     eps = float(np.finfo(dtype).eps)
@@ -228,10 +300,10 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
         t[np.arange(keep), np.arange(keep)] = theta
         for j in range(steps):
             c = keep + j * b  # the current block's first row; rows [0, c + b) are the basis so far
-            w = normal(aligned(basis[c : c + b].T, dtype))  # one copy, into the kernel's layout
+            w = normal(transpose_into(aligned_empty((n_dim, b), dtype), basis[c : c + b]))  # the kernel's layout
             # the first block of a cycle couples to every kept Ritz vector: the whole basis
             q, column, r = _orthonormalize(basis, c, b, w, top if j > 0 else None, eta, rng)
-            basis[c + b : c + 2 * b] = q.T
+            transpose_into(basis[c + b : c + 2 * b], q)
             del w, q  # the next step's blocks are allocated without these (64 MB each at N = 10^6, b = 8)
             t[: c + b, c : c + b] = column
             # M V = V T + Q R E^T holds for the basis so far: its Ritz pairs can be judged after every step
@@ -256,7 +328,7 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
     for _ in range(2):
         lam, z = np.linalg.eigh(basis[:k] @ basis[:k].T)
         _restart_rows(basis, (z / np.sqrt(lam)) @ z.T)
-    block = aligned(basis[:k].T, dtype)  # (N, k): the product's input, and the only copy kept
+    block = transpose_into(aligned_empty((n_dim, k), dtype), basis[:k])  # the product's input, the only copy
     del basis  # the (N, k) blocks of the last step are allocated after the basis is freed
     theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, block)
     normal.products += k
