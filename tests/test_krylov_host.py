@@ -39,6 +39,7 @@ def kernel(request, monkeypatch):
     if request.param and not csr_kernel.HAVE_NUMBA:
         pytest.skip("numba is not installed")
     monkeypatch.setattr(csr_kernel, "HAVE_NUMBA", request.param)
+    monkeypatch.setattr(csr_kernel, "SMALL", 0)  # the test matrices are small: numba's kernel all the same
     return request.param
 
 
@@ -74,6 +75,7 @@ def test_kernels_without_the_prefetch_hint(monkeypatch):
     monkeypatch.setattr(csr_kernel, "_llvm_prefetch", unavailable)
     monkeypatch.setattr(csr_kernel, "_KERNELS", None)
     monkeypatch.setattr(csr_kernel, "_prefetch", csr_kernel._prefetch)
+    monkeypatch.setattr(csr_kernel, "SMALL", 0)
     a = sparse_with_empty_rows((300, 200), seed=2)
     layout = host_csr(a, n_bands=2)
     rng = np.random.default_rng(3)
@@ -81,6 +83,19 @@ def test_kernels_without_the_prefetch_hint(monkeypatch):
         x = rng.standard_normal((200, b))
         np.testing.assert_allclose(layout.multiply(x), a @ x, rtol=1e-12, atol=1e-12)
     assert csr_kernel._prefetch.py_func is csr_kernel._no_prefetch  # the compiled no-op stands in
+
+
+def test_small_matrices_do_not_load_the_kernels(monkeypatch):
+    # below SMALL entries, and while numba's kernels are not loaded, products take scipy's path (same numbers)
+    monkeypatch.setattr(csr_kernel, "_KERNELS", None)
+    a = sparse_with_empty_rows((300, 200), seed=4)
+    x = np.random.default_rng(5).standard_normal((200, 8))
+    np.testing.assert_allclose(host_csr(a).multiply(x), a @ x, rtol=1e-12, atol=1e-12)
+    assert csr_kernel._KERNELS is None
+    if csr_kernel.HAVE_NUMBA:
+        monkeypatch.setattr(csr_kernel, "SMALL", a.nnz)  # at SMALL entries: numba's kernels
+        np.testing.assert_allclose(host_csr(a).multiply(x), a @ x, rtol=1e-12, atol=1e-12)
+        assert csr_kernel._KERNELS is not None
 
 
 def test_aligned_blocks():

@@ -4,14 +4,16 @@
 (m + 1,)``, ``indices``, ``data (nnz,)``) and a C-order block ``X (n, b)``: each row of ``X`` (``b`` numbers)
 is contiguous, so every stored entry ``a_ij`` gathers one short contiguous row ``x_j`` and the matrix is read
 once for all ``b`` columns. Row band ``t`` (rows ``cuts[t]:cuts[t + 1]``, about ``nnz / bands`` entries each)
-is one task of numba's ``prange``; a row's ``b`` sums stay in a small accumulator and are written once.
+is one task of the thread `pool`; a row's ``b`` sums stay in a small accumulator and are written once.
 
 Why a kernel of its own (docs/performance.md, ``python benchmarks/bench_spectral.py --kernels``): scipy's CSR
 matvec is single-threaded and reads the matrix once per column, and its multi-vector product is slower per column
-than its matvec at ``10^6`` rows. The cost of the kernel at ``10^6`` rows and ``10^7`` entries is one random
-gather of ``b`` numbers per entry (memory latency, not bandwidth, for ``b <= 8``): per column it falls from
-about 11 ms at ``b = 8`` to 6.5 ms at ``b = 32`` in float64 (scipy's matvec: 18 ms), and by up to 2x more when
-rows and columns are ordered so that neighbouring entries gather neighbouring rows (`amf.operators.ordering`).
+than its matvec at ``10^6`` rows. At ``10^6`` rows and ``10^7`` entries the cost is one random gather of ``b``
+numbers per entry, which misses every cache once ``X`` outgrows the L3 (memory latency, not bandwidth). Two
+things keep the misses in flight: the row ``PREFETCH`` entries ahead is prefetched, and blocks are aligned to a
+cache line (`ALIGN`), so a row of 8 float64 is one line. At ``b = 8``, float64, median of 7 on the 2-core
+machine: 134 ms without either, 78 ms with the prefetch, 49 ms with both (6 ms per column; scipy's matvec
+20-30 ms).
 
 Fallback. Without numba (`HAVE_NUMBA` False) the same function multiplies each band with scipy's CSR kernel
 in a thread per band and one matvec per column (scipy releases the GIL), the layout amf used before.
@@ -189,6 +191,13 @@ def _compile() -> tuple:
     return _KERNELS
 
 
+SMALL = 500_000
+"""Stored entries below which `csr_block` takes the scipy path while numba's kernels are not yet loaded in this
+process: loading them costs about 0.35 s once (numba's start-up, even from its disk cache), more than a whole
+``k = 32`` solve of a ``10^4``-node graph through scipy's kernel (0.41 s against 0.69 s; at ``10^5`` nodes,
+``9.5 x 10^5`` entries, numba wins: 2.2 s against 2.5 s)."""
+
+
 def aligned_empty(shape: tuple[int, int], dtype) -> np.ndarray:
     """An uninitialized C-order array whose data starts on an `ALIGN`-byte boundary."""
     dtype = np.dtype(dtype)
@@ -244,11 +253,12 @@ def csr_block(indptr, indices, data, cuts, x: np.ndarray, out: np.ndarray | None
     b)``, C order, that dtype) receives the result when given, else a new aligned array, so that a chain of
     products (``A^T (A X)``) copies nothing.
     """
-    x = aligned(np.asarray(x), data.dtype) if HAVE_NUMBA else np.ascontiguousarray(x, dtype=data.dtype)
+    compiled = HAVE_NUMBA and (_KERNELS is not None or data.shape[0] >= SMALL)
+    x = aligned(np.asarray(x), data.dtype) if compiled else np.ascontiguousarray(x, dtype=data.dtype)
     m = indptr.shape[0] - 1
     y = aligned_empty((m, x.shape[1]), data.dtype) if out is None else out
     if x.shape[1] == 0 or m == 0:
         y[...] = 0
         return y
-    (_numba_block if HAVE_NUMBA else _scipy_block)(indptr, indices, data, cuts, x, y)
+    (_numba_block if compiled else _scipy_block)(indptr, indices, data, cuts, x, y)
     return y

@@ -11,7 +11,10 @@ and the numba block kernel for ``A X`` and ``A^T Y``. The algorithm is the one `
   vectors), which is checked exactly through ``max |h R^{-1}| <= eta``; otherwise by full block classical
   Gram–Schmidt twice;
 - a restart rewrites the leading rows in column panels (`RESTART_PANEL`), so its temporary stays small;
-- the final vectors come out in the caller's orientation: ``u (m, k)`` and ``vt (k, n)``, C order.
+- the final vectors come out in the caller's orientation: ``u (m, k)`` and ``vt (k, n)``, C order;
+- one team of threads: OpenBLAS runs single-threaded (`single_blas`) and every GEMM over ``N`` is split over the
+  kernel's thread pool (`coefficients`, `subtract_span`, `times_small`, `transpose_into`, restarts), so that no
+  idle BLAS thread spins against the kernel's.
 
 `host_lanczos` returns the claimed triplets; `amf.solvers.krylov.topk_svd` certifies them with
 `amf.solvers.certify.certify_svd` like every other solve.
