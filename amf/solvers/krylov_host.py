@@ -22,12 +22,17 @@ and the numba block kernel for ``A X`` and ``A^T Y``. The algorithm is the one `
 
 from __future__ import annotations
 
-import numpy as np
+import contextlib
 
-from threadpoolctl import threadpool_limits
+import numpy as np
 
 from amf.operators.csr_kernel import aligned_empty, pool, threads
 from amf.operators.host_csr import HostCSR
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # a checkout run without installing it (benchmarks/gpu_check.sh): OpenBLAS keeps its threads
+    threadpool_limits = None
 
 __all__ = ["coefficients", "host_lanczos", "single_blas", "subtract_span", "svqb", "times_small", "transpose_into"]
 
@@ -147,7 +152,7 @@ def single_blas():
     """A context in which OpenBLAS runs one thread: the host solvers split their GEMMs over the kernel's threads
     themselves (`coefficients`, `subtract_span`, `_restart_rows`), and OpenBLAS's own idle threads would spin
     against those after every call (docs/performance.md)."""
-    return threadpool_limits(1, user_api="blas")
+    return contextlib.nullcontext() if threadpool_limits is None else threadpool_limits(1, user_api="blas")
 
 
 class _Normal:
