@@ -240,9 +240,9 @@ def _ritz(t: np.ndarray, r: np.ndarray, b: int, k: int, tol: float):
     return theta, y, bool(np.all(resid <= 0.5 * tol * s1 * np.maximum(s, np.sqrt(tol) * s1)))
 
 
-def _rayleigh_ritz(matrix: HostCSR, block: np.ndarray):
-    """Rayleigh–Ritz on the other side (`amf.solvers.krylov`, step 5) for orthonormal columns ``V (N, k)``:
-    ``W = A V = Q R``, ``R = X S Z^T``; returns ``Q X (M, k)``, ``s`` and ``Z^T``, so that the triplets are
+def _rayleigh_ritz(matrix: HostCSR, ritz: np.ndarray):
+    """Rayleigh–Ritz on the other side (`amf.solvers.krylov`, step 5) for the orthonormal Ritz vectors
+    ``ritz = V (N, k)``: ``W = A V = Q R``, ``R = X S Z^T``; returns ``Q X (M, k)``, ``s`` and ``Z^T``, so that the triplets are
     ``(Q X, s, Z^T V^T)`` with ``A v_i = s_i u_i`` to round-off.
 
     With the Löwdin factor ``R = G^{1/2}`` of ``G = W^T W = z lambda z^T`` (symmetric, so ``X = Z = z`` and
@@ -250,7 +250,7 @@ def _rayleigh_ritz(matrix: HostCSR, block: np.ndarray):
     when ``u`` is not orthonormal to round-off. A ``W`` whose Gram cannot resolve its smallest singular value
     (``lambda_k <= 100 k eps lambda_1``, e.g. ``s_k = 0``) takes Householder QR instead.
     """
-    w = matrix.multiply_stored(block)
+    w = matrix.multiply_stored(ritz)
     eps = float(np.finfo(w.dtype).eps)
     k = w.shape[1]
     lam, z = np.linalg.eigh(w.T @ w)
@@ -336,12 +336,12 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
     for _ in range(2):
         lam, z = np.linalg.eigh(basis[:k] @ basis[:k].T)
         _restart_rows(basis, (z / np.sqrt(lam)) @ z.T)
-    block = transpose_into(aligned_empty((n_dim, k), dtype), basis[:k])  # the product's input, the only copy
+    ritz = transpose_into(aligned_empty((n_dim, k), dtype), basis[:k])  # the product's input, the only copy
     del basis  # the (N, k) blocks of the last step are allocated after the basis is freed
-    theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, block)
+    theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, ritz)
     normal.products += k
-    mine = zt @ block.T  # (k, N)
-    del block
+    mine = zt @ ritz.T  # (k, N)
+    del ritz
     if side == "right":
         u, vt = theirs, mine
     else:
