@@ -19,6 +19,7 @@ from amf.operators.core import (
     default_kernel,
     is_array_pytree,
     jit_operator,
+    on_host,
     sparse_operator,
 )
 from amf.operators.sharded import ShardedOperator, device_mesh, sharded_operator
@@ -36,6 +37,7 @@ __all__ = [
     "device_mesh",
     "is_array_pytree",
     "jit_operator",
+    "on_host",
     "sharded_operator",
     "sparse_operator",
 ]

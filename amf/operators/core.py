@@ -161,6 +161,12 @@ def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None, kernel: str | 
     return SparseOperator(forward=forward, backward=backward, shape=tuple(int(n) for n in csr.shape))
 
 
+def on_host(op) -> bool:
+    """Whether ``op`` is a `SparseOperator` whose products both run on the host (the CPU layout): the host
+    solver and certificate (`amf.solvers.krylov_host`, `amf.solvers.certify_host`) then take it in numpy."""
+    return isinstance(op, SparseOperator) and op.on_host
+
+
 def as_operator(matrix, dtype=None) -> Operator:
     """Wrap ``matrix`` as an operator.
 

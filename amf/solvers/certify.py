@@ -39,7 +39,7 @@ from jax.experimental import multihost_utils
 
 from amf._linalg import matmul
 from amf.errors import InputError
-from amf.operators import Operator, SparseOperator, as_operator, jit_operator
+from amf.operators import Operator, as_operator, jit_operator, on_host
 from amf.solution import Reason, SVDCertificate, SVDResult
 from amf.solvers import certify_host
 
@@ -57,7 +57,7 @@ DEFAULT_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
 
 TOP_BLOCK = 1
 """Random start columns of the complement test. One: the failure probability needs 36 steps of one column at
-``10^6`` nodes (72 products) against 24 of two (96), and on the CPU a product of two columns costs 1.5-2x one of
+``10^6`` nodes (72 products) against 24 of two (96), and on the CPU a product of two columns costs 2-3x one of
 one (docs/performance.md)."""
 
 TOP_MARGIN = 0.05
@@ -216,7 +216,7 @@ def complement_norm(op: Operator, u, vt, *, key: jax.Array, block: int = TOP_BLO
         return float(to_host(_complement_dense(op, u, vt))), "dense", 0, 0.0, side
     block = min(block, side - r)
     steps = min(lanczos_steps(side - r, block=block, margin=margin, failure=failure), (side - r) // (2 * block))
-    if isinstance(op, SparseOperator) and op.on_host:
+    if on_host(op):
         near = np.asarray(vt) if n <= m else np.ascontiguousarray(np.asarray(u).T)
         estimate = certify_host.complement_lanczos(op, near, right=n <= m, block=block, steps=steps,
                                                    seed=certify_host.host_seed(key))
@@ -240,7 +240,7 @@ def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | 
     `Reason.TOLERANCE` otherwise.
     """
     op = as_operator(matrix)
-    host = isinstance(op, SparseOperator) and op.on_host  # both checks in numpy (amf.solvers.certify_host)
+    host = on_host(op)  # both checks in numpy (amf.solvers.certify_host)
     if host:
         u, s, vt = np.asarray(u), np.asarray(s), np.asarray(vt)
     else:

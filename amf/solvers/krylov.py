@@ -85,7 +85,7 @@ from jax import lax
 
 from amf._linalg import matmul
 from amf._validate import integer
-from amf.operators import DenseOperator, Operator, SparseOperator, as_operator, is_array_pytree
+from amf.operators import DenseOperator, Operator, SparseOperator, as_operator, is_array_pytree, on_host
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
 from amf.solvers.certify_host import host_seed
@@ -479,12 +479,6 @@ def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
     return False
 
 
-def _on_host(op) -> bool:
-    """Whether ``op`` is a sparse operator in the CPU's host layout (`amf.operators.host_csr`): then
-    `amf.solvers.krylov_host.host_lanczos` runs the iteration in numpy beside the kernel."""
-    return isinstance(op, SparseOperator) and op.on_host
-
-
 def _split(op):
     """``(dynamic, static)``: an operator whose leaves are all arrays is a jit argument (no recompile for new
     values); others (e.g. `FunctionOperator`, which holds functions) are static, hashed by identity, and so kept
@@ -566,12 +560,12 @@ def topk_svd(
     iterations = matvecs = 0
     finished = True  # the Lanczos stopping rule held (False: max_iterations ran out)
     while True:
-        plan_ = plan((m, n), k, block_size, side=getattr(op, "basis_side", None), host=_on_host(op))
+        plan_ = plan((m, n), k, block_size, side=getattr(op, "basis_side", None), host=on_host(op))
         if plan_.dense:
             u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
             matvecs += min(m, n)
             break
-        if _on_host(op):  # a CPU: the whole iteration on the host, beside the sparse kernel
+        if on_host(op):  # a CPU: the whole iteration on the host, beside the sparse kernel
             u, s, vt, cycles, products, converged = host_lanczos(
                 op.forward, op.backward, (m, n), k=k, block=plan_.block, keep=plan_.keep, steps=plan_.steps,
                 side=plan_.side, tol=tol, max_iterations=max_iterations, seed=host_seed(key))
