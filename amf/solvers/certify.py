@@ -57,7 +57,7 @@ DEFAULT_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
 
 TOP_BLOCK = 1
 """Random start columns of the complement test. One: the failure probability needs 36 steps of one column at
-``10^6`` nodes (72 products) against 24 of two (96), and on the CPU a product of two columns costs 2-3x one of
+``10^6`` nodes (72 products) against 24 of two (96), and on the CPU a product of two columns costs 1.6-3.4x one of
 one (docs/performance.md)."""
 
 TOP_MARGIN = 0.05
