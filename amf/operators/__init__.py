@@ -12,6 +12,7 @@ from amf.operators.core import (
     KERNELS,
     DenseOperator,
     FunctionOperator,
+    HostFunctionOperator,
     Operator,
     SparseOperator,
     as_operator,
@@ -19,7 +20,9 @@ from amf.operators.core import (
     default_kernel,
     is_array_pytree,
     jit_operator,
+    linear_operator,
     on_host,
+    real_dtype,
     sparse_operator,
 )
 from amf.operators.sharded import ShardedOperator, device_mesh, sharded_operator
@@ -28,6 +31,7 @@ __all__ = [
     "KERNELS",
     "DenseOperator",
     "FunctionOperator",
+    "HostFunctionOperator",
     "Operator",
     "ShardedOperator",
     "SparseOperator",
@@ -37,7 +41,9 @@ __all__ = [
     "device_mesh",
     "is_array_pytree",
     "jit_operator",
+    "linear_operator",
     "on_host",
+    "real_dtype",
     "sharded_operator",
     "sparse_operator",
 ]

@@ -1,5 +1,9 @@
 """Linear operators: one interface for a dense array, a sparse matrix or a pair of functions.
 
+The toolkit is real-valued: an operator has a floating-point dtype; integer input is converted explicitly (by
+the caller's dtype); complex, boolean, object, string and other dtypes are refused with `amf.errors.InputError`
+(`real_dtype`), never cast silently.
+
 An operator ``A`` (``m x n``) exposes ``matmat(X) = A X`` for ``X`` of shape ``(n, b)`` and
 ``rmatmat(Y) = A^T Y`` for ``Y`` of shape ``(m, b)``. Operators are JAX pytrees, so they pass into jitted
 solvers as arguments (their arrays are traced, their shapes are static) and the same code runs on CPU, GPU
@@ -16,7 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as sla
 
+from amf.errors import InputError
 from amf.operators.host_csr import HostCSR, chain_matmat, host_csr
 from amf._linalg import matmul
 from amf.operators.jagged import JaggedRows, jagged_rows
@@ -134,6 +140,82 @@ class FunctionOperator:
         return self.rmatmat_fn(y)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class HostProduct:
+    """One product ``X -> A X`` of a `HostFunctionOperator`, in numpy on the host: ``multiply`` (and
+    ``multiply_stored``, the same: no stored order, ``rows = cols = None``) returns ``(m, b)`` of ``dtype``."""
+
+    function: Callable[[np.ndarray], np.ndarray]
+    shape: tuple[int, int]
+    dtype: Any
+    rows: None = None
+    cols: None = None
+
+    def multiply(self, x: np.ndarray) -> np.ndarray:
+        y = np.asarray(self.function(np.asarray(x)))
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.shape != (self.shape[0], x.shape[1]):
+            raise InputError(f"an operator's product returned shape {y.shape}, expected {(self.shape[0], x.shape[1])}")
+        real_dtype(y.dtype, "an operator's product")
+        return np.ascontiguousarray(y, dtype=self.dtype)
+
+    multiply_stored = multiply
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HostFunctionOperator:
+    """An operator whose products are numpy functions on the host (a scipy ``LinearOperator``): the host solver
+    and certificate call ``forward.multiply`` and ``backward.multiply`` directly (`on_host`); jitted code reaches
+    them through `jax.pure_callback`."""
+
+    forward: HostProduct
+    backward: HostProduct
+    shape: tuple[int, int]
+
+    @property
+    def dtype(self):
+        return self.forward.dtype
+
+    on_host = True
+
+    def matmat(self, x: jax.Array) -> jax.Array:
+        return self._callback(self.forward, x)
+
+    def rmatmat(self, y: jax.Array) -> jax.Array:
+        return self._callback(self.backward, y)
+
+    def _callback(self, product: HostProduct, x):
+        out = jax.ShapeDtypeStruct((product.shape[0],) + tuple(x.shape[1:]), product.dtype)
+        vector = x.ndim == 1
+        return jax.pure_callback(lambda a: product.multiply(a[:, None] if vector else a).reshape(out.shape), out, x)
+
+
+def linear_operator(matrix: sla.LinearOperator, dtype=None) -> HostFunctionOperator:
+    """A scipy ``LinearOperator`` (``matmat`` and ``rmatmat``) as a `HostFunctionOperator` of ``dtype`` (default
+    float64; a real dtype, `real_dtype`)."""
+    real_dtype(matrix.dtype, "a LinearOperator")
+    dtype = np.dtype(dtype or np.float64)
+    m, n = (int(x) for x in matrix.shape)
+    return HostFunctionOperator(HostProduct(matrix.matmat, (m, n), dtype),
+                                HostProduct(matrix.rmatmat, (n, m), dtype), (m, n))
+
+
+def real_dtype(dtype, what: str = "matrix") -> np.dtype:
+    """``dtype`` when it is a real number type (floating point or integer); else `InputError` naming it: the
+    toolkit is real-valued (a complex matrix is not cast to its real part, a boolean one is not read as 0/1)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise InputError(f"{what} has dtype {dtype!r}, not a real number type") from None
+    if dtype.kind not in "fiu":
+        kinds = {"c": "complex", "b": "boolean", "O": "object", "U": "string", "S": "bytes", "V": "structured",
+                 "M": "datetime", "m": "timedelta"}
+        raise InputError(f"{what} has {kinds.get(dtype.kind, 'non-numeric')} dtype {dtype}: amf is real-valued; "
+                         f"pass a real (floating-point or integer) matrix")
+    return dtype
+
+
 def default_kernel() -> str:
     """``"host"`` when JAX computes on a CPU, else ``"jagged"``."""
     return "host" if jax.default_backend() == "cpu" else "jagged"
@@ -164,24 +246,33 @@ def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None, kernel: str | 
 def on_host(op) -> bool:
     """Whether ``op`` is a `SparseOperator` whose products both run on the host (the CPU layout): the host
     solver and certificate (`amf.solvers.krylov_host`, `amf.solvers.certify_host`) then take it in numpy."""
-    return isinstance(op, SparseOperator) and op.on_host
+    return isinstance(op, HostFunctionOperator) or (isinstance(op, SparseOperator) and op.on_host)
 
 
 def as_operator(matrix, dtype=None) -> Operator:
     """Wrap ``matrix`` as an operator.
 
-    Accepts an existing operator, a dense numpy/JAX array (``m x n``), a scipy sparse matrix, or a pair
-    ``(matmat, rmatmat)`` of functions together with ``shape`` via ``FunctionOperator``.
+    Accepts an existing operator, a dense numpy/JAX array (``m x n``), a scipy sparse matrix, a scipy
+    ``LinearOperator`` (a `HostFunctionOperator`, products on the host), or a pair ``(matmat, rmatmat)`` of
+    functions together with ``shape`` via ``FunctionOperator``. Real dtypes only (`real_dtype`).
     """
-    if isinstance(matrix, (DenseOperator, SparseOperator, FunctionOperator)):
+    if dtype is not None:
+        real_dtype(dtype, "the requested dtype")
+    if isinstance(matrix, (DenseOperator, SparseOperator, FunctionOperator, HostFunctionOperator)):
+        real_dtype(matrix.dtype)
         return matrix
     if sp.issparse(matrix):
+        real_dtype(matrix.dtype)
         return sparse_operator(matrix, dtype)
+    if isinstance(matrix, sla.LinearOperator):  # before the protocol, which it satisfies but cannot be traced
+        return linear_operator(matrix, dtype)
     if isinstance(matrix, (np.ndarray, jax.Array)):
         if matrix.ndim != 2:
             raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+        real_dtype(matrix.dtype)
         return DenseOperator(jnp.asarray(matrix, dtype=dtype))
     if isinstance(matrix, Operator):
+        real_dtype(matrix.dtype)
         return matrix
     raise TypeError(
         f"cannot use {type(matrix).__name__} as an operator: pass an array, a scipy sparse matrix or an Operator"

@@ -42,6 +42,7 @@ from amf.errors import InputError
 from amf.operators import Operator, as_operator, jit_operator, on_host
 from amf.solution import Reason, SVDCertificate, SVDResult
 from amf.solvers import certify_host
+from amf.solvers.lanczos_spec import DEFAULT_TOL, scale_exponent
 
 
 def to_host(x) -> np.ndarray:
@@ -52,8 +53,6 @@ def to_host(x) -> np.ndarray:
     return np.asarray(x)
 
 
-DEFAULT_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
-"""Relative residual tolerance of a claimed SVD by dtype, when none is given."""
 
 TOP_BLOCK = 1
 """Random start columns of the complement test. One: the failure probability needs 36 steps of one column at
@@ -155,16 +154,17 @@ def _projector(basis):
 
 
 @functools.partial(jax.jit, static_argnames=("block", "steps", "right"))
-def _complement_lanczos(op: Operator, u: jax.Array, vt: jax.Array, key: jax.Array, *, block: int, steps: int,
-                        right: bool):
+def _complement_lanczos(op: Operator, u: jax.Array, vt: jax.Array, key: jax.Array, scale, *, block: int,
+                        steps: int, right: bool):
     """Largest Ritz value of ``C = B^T B`` on a block Krylov space of ``steps`` blocks: the estimate of
-    ``||B||_2``, ``B = A (I - V V^T)`` (``right``) or ``B^T = A^T (I - U U^T)``."""
+    ``||B||_2``, ``B = A (I - V V^T)`` (``right``) or ``B^T = A^T (I - U U^T)``, computed for ``scale B``
+    (``scale`` a power of two) and returned for ``B``."""
     near = vt.T if right else u  # the side Lanczos runs on
     project_near = _projector(near)
     forward, back = (op.matmat, op.rmatmat) if right else (op.rmatmat, op.matmat)
 
     def normal(x):
-        return project_near(back(forward(project_near(x)).astype(x.dtype)).astype(x.dtype))
+        return project_near(back(forward(project_near(x) * scale).astype(x.dtype) * scale).astype(x.dtype))
 
     d, width = near.shape[0], block * steps
     start = project_near(jax.random.normal(key, (d, block), dtype=near.dtype))
@@ -187,7 +187,7 @@ def _complement_lanczos(op: Operator, u: jax.Array, vt: jax.Array, key: jax.Arra
     init = (jnp.zeros((d, width), near.dtype), jnp.zeros((width, width), near.dtype), q0)
     _, t, _ = lax.fori_loop(0, steps, step, init)
     theta = jnp.linalg.eigvalsh(0.5 * (t + t.T))[-1]
-    return jnp.sqrt(jnp.maximum(theta, 0.0))
+    return jnp.sqrt(jnp.maximum(theta, 0.0)) / scale
 
 
 @jax.jit
@@ -205,23 +205,33 @@ def _complement_dense(op: Operator, u: jax.Array, vt: jax.Array):
 
 
 def complement_norm(op: Operator, u, vt, *, key: jax.Array, block: int = TOP_BLOCK,
-                    margin: float = TOP_MARGIN, failure: float = TOP_FAILURE) -> tuple[float, str, int, float, int]:
-    """``(estimate of ||B||_2, method, steps, failure probability, products)`` for the claimed ``U``, ``V``."""
+                    margin: float = TOP_MARGIN, failure: float = TOP_FAILURE,
+                    size: float = 1.0) -> tuple[float, str, int, float, int]:
+    """``(estimate of ||B||_2, method, steps, failure probability, products)`` for the claimed ``U``, ``V``.
+
+    ``size``: the claimed ``s_1``; when it lies outside the dtype's range of `amf.solvers.lanczos_spec`
+    ("Scale"), the Lanczos estimate runs on ``2^-e B`` (``e`` its exponent: an exact scaling, so a wrong claim
+    only risks an overflow, which fails the test) and is scaled back."""
     m, n = (int(x) for x in op.shape)
     r = int(u.shape[1])
     side = min(m, n)
     if side - r <= 0:
         return 0.0, "dense", 0, 0.0, 0
     if side <= TOP_DENSE and m * n <= TOP_DENSE_ENTRIES:
+        if on_host(op):
+            return certify_host.complement_dense(op, np.asarray(u), np.asarray(vt)), "dense", 0, 0.0, side
         return float(to_host(_complement_dense(op, u, vt))), "dense", 0, 0.0, side
+    exponent = scale_exponent(size, size, np.dtype(op.dtype)) if np.isfinite(size) else 0
+    scale = math.ldexp(1.0, -exponent)
     block = min(block, side - r)
     steps = min(lanczos_steps(side - r, block=block, margin=margin, failure=failure), (side - r) // (2 * block))
     if on_host(op):
         near = np.asarray(vt) if n <= m else np.ascontiguousarray(np.asarray(u).T)
         estimate = certify_host.complement_lanczos(op, near, right=n <= m, block=block, steps=steps,
-                                                   seed=certify_host.host_seed(key))
+                                                   seed=certify_host.host_seed(key), scale=scale)
     else:
-        estimate = float(to_host(_complement_lanczos(op, u, vt, key, block=block, steps=steps, right=n <= m)))
+        estimate = float(to_host(_complement_lanczos(op, u, vt, key, jnp.asarray(scale, u.dtype), block=block,
+                                                     steps=steps, right=n <= m)))
     return estimate, "lanczos", steps, failure_probability(side - r, steps, block, margin), 2 * block * steps
 
 
@@ -269,7 +279,7 @@ def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | 
         ortho = to_host(_orthonormality(u, vt))
     s_host = to_host(s).astype(np.float64)
     bound, method, steps, probability, products = complement_norm(
-        op, u, vt, key=jax.random.key(0) if key is None else key)
+        op, u, vt, key=jax.random.key(0) if key is None else key, size=float(abs(s_host[0])))
     threshold = float(s_host[-1] + 10 * tolerance * max(s_host[0], 0.0))
     test = TopTest(bound, threshold, bool(bound <= threshold), probability, TOP_MARGIN, method, steps,
                    min(TOP_BLOCK, max(min(op.shape) - s.shape[0], 0)), products)

@@ -15,20 +15,13 @@ its copies of the claimed bases.
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from amf.operators import SparseOperator
 from amf.solvers.krylov_host import coefficients, single_blas, subtract_span, svqb
+from amf.solvers.lanczos_spec import host_seed
 
-__all__ = ["complement_lanczos", "host_seed", "orthonormality", "residuals"]
-
-
-def host_seed(key: jax.Array) -> list[int]:
-    """A numpy seed from the JAX ``key`` (typed or raw ``uint32[2]``): the host paths' random starts."""
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return [int(v) for v in np.asarray(key).ravel()]
+__all__ = ["complement_dense", "complement_lanczos", "host_seed", "orthonormality", "residuals"]
 
 
 def residuals(op: SparseOperator, u: np.ndarray, s: np.ndarray, vt: np.ndarray, scale: float, columns: int):
@@ -69,12 +62,31 @@ def _orthonormal_rows(near: np.ndarray) -> np.ndarray | None:
     return ((z / np.sqrt(lam)) @ z.T).astype(near.dtype) @ near
 
 
+def complement_dense(op: SparseOperator, u: np.ndarray, vt: np.ndarray) -> float:
+    """``||B||_2`` exactly, from the dense ``A`` built with ``min(m, n)`` products on the host: ``B = A (I - V
+    V^T)`` when ``n <= m``, else ``(I - U U^T) A`` (`amf.solvers.certify`'s dense route, without a compilation).
+    A claimed basis that is not orthonormal is first made so (NaN when it has no full rank: the test fails)."""
+    m, n = op.shape
+    if n <= m:
+        dense, near = op.backward.multiply(np.eye(m, dtype=op.dtype)), vt  # A^T (n, m): B^T = (I - V V^T) A^T
+    else:
+        dense, near = op.forward.multiply(np.eye(n, dtype=op.dtype)), np.ascontiguousarray(u.T)
+    rows = _orthonormal_rows(np.asarray(near, dtype=dense.dtype))
+    if rows is None:
+        return float("nan")
+    dense = dense.astype(np.float64)
+    for _ in range(2):
+        dense -= rows.T @ (rows @ dense)
+    return float(np.linalg.svd(dense, compute_uv=False)[0])
+
+
 def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, block: int, steps: int,
-                       seed) -> float:
+                       seed, scale: float = 1.0) -> float:
     """Estimate of ``||A (I - V V^T)||_2`` (``right``; ``near = V^T (r, n)``) or ``||(I - U U^T) A||_2``
     (``near = U^T (r, m)``): the square root of the largest Ritz value of ``C = P A^T A P`` (``P = I - near^T
     near``; ``A A^T`` on the left) on the block Krylov space of ``steps`` blocks of a Gaussian start ``(N,
-    block)`` drawn from ``seed``.
+    block)`` drawn from ``seed``; computed for ``scale A`` (``scale`` a power of two: no overflow for extreme
+    entries) and returned for ``A``.
 
     ``T = W^T C W`` is filled from the inner products of each ``C w_j`` with the whole basis ``W`` (full
     reorthogonalization), so the Ritz value never exceeds ``||C||`` beyond round-off whatever the basis is.
@@ -86,10 +98,11 @@ def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, blo
     if rows is None:
         return float("nan")
     with single_blas():
-        return _lanczos(op, rows, right=right, block=block, steps=steps, seed=seed)
+        return _lanczos(op, rows, right=right, block=block, steps=steps, seed=seed, scale=scale)
 
 
-def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, steps: int, seed) -> float:
+def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, steps: int, seed,
+             scale: float) -> float:
     """`complement_lanczos` for orthonormal ``rows``, inside `amf.solvers.krylov_host.single_blas`: its GEMMs
     are split over the kernel's threads, and OpenBLAS's own idle threads would spin against them (on 2 cores
     the test at ``10^6`` nodes took 6.6-6.8 s with OpenBLAS's two threads and 5.2-5.5 s with one)."""
@@ -107,7 +120,10 @@ def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, s
     for j in range(steps):
         c = (j + 1) * b
         basis[j * b : c] = q.T
-        w = second.multiply(first.multiply(q)).astype(dtype, copy=False)
+        if scale == 1.0:
+            w = second.multiply(first.multiply(q)).astype(dtype, copy=False)
+        else:
+            w = second.multiply(first.multiply(q * scale) * scale).astype(dtype, copy=False)
         current, near_rows = basis[:c], slice(max(0, c - 2 * b), c)
         column = np.zeros((c, b), dtype)
         g = coefficients(basis[near_rows], w)  # the three-term part: the large coefficients
@@ -128,4 +144,4 @@ def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, s
             floor = 30.0 * np.sqrt(c + rows.shape[0]) * eps * float(np.sqrt(np.max(before, initial=0.0)))
             q, _, _ = svqb(w, floor, rng, rows, current)
     theta = np.linalg.eigvalsh(0.5 * (t + t.T))[-1]
-    return float(np.sqrt(max(float(theta), 0.0)))
+    return float(np.sqrt(max(float(theta), 0.0))) / scale

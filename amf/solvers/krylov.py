@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -85,71 +86,19 @@ from jax import lax
 
 from amf._linalg import matmul
 from amf._validate import integer
-from amf.operators import DenseOperator, Operator, SparseOperator, as_operator, is_array_pytree, on_host
+from amf.errors import InputError
+from amf.operators import (DenseOperator, Operator, SparseOperator, as_operator, is_array_pytree, on_host,
+                           real_dtype)
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
-from amf.solvers.certify_host import host_seed
 from amf.solvers.krylov_host import host_lanczos
+from amf.solvers.lanczos_spec import (DEFAULT_TOL, HOST_BLOCK, MAX_CYCLES, RESTART_PANEL, SCALE_FREE_LOG2,
+                                      SELECTIVE_ROWS, KrylovPlan, breakdown_floor, default_tolerance, host_seed,
+                                      plan, gram_unresolved, saturated, scale_exponent, semi_orthogonality,
+                                      stopping_rule)
 
-__all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan"]
-
-_DEFAULT_TOL = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 1e-4}
-
-
-def default_tolerance(dtype) -> float:
-    """Default residual tolerance: 1e-8 for float64, 1e-4 for float32."""
-    return _DEFAULT_TOL[np.dtype(dtype)]
-
-
-@dataclasses.dataclass(frozen=True)
-class KrylovPlan:
-    """Static sizes of one solve: ``k`` wanted, block ``block``, ``keep`` Ritz vectors kept at a restart, ``steps``
-    block steps per cycle (basis ``p = keep + steps * block`` plus one residual block), ``side`` the basis side
-    (``"right"``: ``N = n``, ``M = A^T A``; ``"left"``: ``N = m``, ``M = A A^T``)."""
-
-    k: int
-    block: int
-    keep: int
-    steps: int
-    side: str
-    dim: int
-
-    @property
-    def basis(self) -> int:
-        return self.keep + self.steps * self.block
-
-    @property
-    def dense(self) -> bool:
-        """Too small for a restarted Krylov basis: solved by a dense SVD of ``A`` built from products."""
-        return self.basis + self.block > self.dim
-
-
-HOST_BLOCK = 8
-"""Default block of the CPU path (`amf.solvers.krylov_host`) for ``k >= 8``: one 64-byte cache line of float64
-per gathered row of the host kernel, which costs per call about what 4 columns cost (docs/performance.md)."""
-
-
-def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: str | None = None,
-         host: bool = False) -> KrylovPlan:
-    """The `KrylovPlan` `topk_svd` uses for an ``m x n`` operator (defaults in the module docstring).
-
-    ``side``: where the basis lives; default the smaller side (``"right"`` when ``n <= m``). A row-sharded
-    operator asks for ``"left"`` (`amf.operators.sharded.ShardedOperator.basis_side`) so the basis is sharded too.
-    ``host``: the CPU path's sizes: block `HOST_BLOCK` (4 for ``k < 8``), ``steps = max(4, ceil(keep / b))``.
-    """
-    m, n = shape
-    side = side or ("right" if n <= m else "left")
-    dim = n if side == "right" else m
-    if block_size is not None:
-        block = int(block_size)
-    elif host:
-        block = HOST_BLOCK if k >= HOST_BLOCK else 4
-    else:
-        block = int(np.clip(k // 8, 4, 16))
-    keep = k + max(2 * block, 8)
-    # the host basis p ~ 2 keep: as few products as p ~ 2.3 keep (736 at 10^6 nodes, k = 32) in 13% less memory
-    steps = max(4, -(-keep // block) if host else -(-4 * keep // (3 * block)))
-    return KrylovPlan(k=k, block=block, keep=keep, steps=steps, side=side, dim=dim)
+__all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan", "HOST_BLOCK", "SELECTIVE_ROWS",
+           "RESTART_PANEL"]
 
 
 # ---- validation ------------------------------------------------------------------------------------------
@@ -158,8 +107,8 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: st
 def _check_dtype(dtype):
     if dtype is None:
         return None
-    dtype = np.dtype(dtype)
-    if dtype not in _DEFAULT_TOL:
+    dtype = real_dtype(dtype, "dtype")
+    if dtype not in DEFAULT_TOL:
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     if dtype == np.float64 and not jax.config.read("jax_enable_x64"):
         raise ValueError("dtype float64 needs jax_enable_x64 (import amf, or set jax.config 'jax_enable_x64')")
@@ -167,20 +116,70 @@ def _check_dtype(dtype):
 
 
 def _as_typed_operator(matrix, dtype):
-    """`as_operator`, then cast a dense or sparse operator to ``dtype``; the solver's dtype."""
+    """``matrix`` as an operator of the solver's float dtype: ``dtype``, else the input's when it is float32 or
+    float64, else float64 (float32 without x64). Integer input is converted explicitly; non-real dtypes are an
+    `InputError` (`amf.operators.real_dtype`)."""
     if isinstance(matrix, tuple):
         raise ValueError("matrix: pass a (matmat, rmatmat) pair as FunctionOperator(matmat, rmatmat, shape, dtype)")
+    source = getattr(matrix, "dtype", None)
+    if source is None:
+        raise InputError(f"cannot use {type(matrix).__name__} as a matrix: pass an array, a scipy sparse matrix, a "
+                         f"scipy LinearOperator or an amf Operator")
+    source = real_dtype(source)
+    if dtype is None:
+        dtype = source if source in DEFAULT_TOL else np.dtype(
+            np.float64 if jax.config.read("jax_enable_x64") else np.float32)
     op = as_operator(matrix, dtype)
-    op_dtype = np.dtype(op.dtype)
-    if not np.issubdtype(op_dtype, np.floating) or op_dtype not in _DEFAULT_TOL:
-        target = dtype or (np.dtype(np.float64) if jax.config.read("jax_enable_x64") else np.dtype(np.float32))
-    else:
-        target = dtype or op_dtype
-    if isinstance(op, DenseOperator) and op.dtype != target:
-        op = DenseOperator(op.matrix.astype(target))
-    elif isinstance(op, SparseOperator) and op.dtype != target:
-        op = op.astype(target)
-    return op, np.dtype(target)
+    if isinstance(op, DenseOperator) and op.dtype != dtype:
+        op = DenseOperator(op.matrix.astype(dtype))
+    elif isinstance(op, SparseOperator) and op.dtype != dtype:
+        op = op.astype(dtype)
+    return op, np.dtype(dtype)
+
+
+def _norm_bounds(op: Operator) -> tuple[float, float]:
+    """``(L, U)`` with ``L <= ||A||_2 <= U`` for a dense or sparse operator (``L`` the largest entry, ``U`` the
+    Frobenius bound ``sqrt(m n) L``, tightened to ``sqrt(||A||_1 ||A||_inf)`` when that one is out of range); for
+    a function operator both are an estimate by three normalized power steps from a fixed random vector."""
+    m, n = op.shape
+    values = op.matrix if isinstance(op, DenseOperator) else (
+        op.forward.values if isinstance(op, SparseOperator) else getattr(op, "values", None))
+    if values is None:
+        x = np.random.default_rng(0).standard_normal((n, 1))
+        estimate = 0.0
+        for _ in range(3):
+            y = np.asarray(op.matmat(jnp.asarray(x, op.dtype)), dtype=np.float64)
+            estimate = float(np.linalg.norm(y)) / float(np.linalg.norm(x))
+            if not np.isfinite(estimate) or estimate == 0:
+                break
+            x = np.asarray(op.rmatmat(jnp.asarray(y / np.linalg.norm(y), op.dtype)), dtype=np.float64)
+            x = x / (np.linalg.norm(x) or 1.0)
+        return estimate, estimate
+    low = float(np.max(np.abs(np.asarray(values)), initial=0.0))
+    high = low * np.sqrt(float(m) * float(n))
+    if high > 2.0 ** SCALE_FREE_LOG2[np.dtype(op.dtype)] and isinstance(op, (DenseOperator, SparseOperator)):
+        dense = isinstance(op, DenseOperator)
+        a = np.abs(np.asarray(op.matrix, np.float64)) if dense else None
+        rows = a.sum(axis=1) if dense else _abs_sums(op.forward, n)
+        cols = a.sum(axis=0) if dense else _abs_sums(op.backward, m)
+        high = min(high, float(np.sqrt(np.max(rows, initial=0.0) * np.max(cols, initial=0.0))))
+    return low, high
+
+
+def _abs_sums(layout, n: int) -> np.ndarray:
+    """The row sums of ``|A|`` for one orientation of a sparse operator (a product of ``|A|`` with ones)."""
+    magnitude = dataclasses.replace(layout, values=abs(layout.values))
+    ones = np.ones((n, 1), dtype=np.dtype(layout.dtype))
+    product = magnitude.multiply(ones) if hasattr(magnitude, "multiply") else magnitude.matmat(jnp.asarray(ones))
+    return np.asarray(product, dtype=np.float64).ravel()
+
+
+def _scale(op: Operator, dtype) -> int:
+    """The exponent ``e`` of the power of two ``A 2^-e`` is solved with (`amf.solvers.lanczos_spec`, "Scale")."""
+    low, high = _norm_bounds(op)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise InputError("matrix has entries that are not finite (inf or nan)")
+    return scale_exponent(low, high, dtype)
 
 
 # ---- orthogonalization -------------------------------------------------------------------------------------
@@ -199,21 +198,14 @@ def _cholqr(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return matmul(x, matmul(z / root, z.T)), matmul(z * root, z.T)
 
 
-def _pseudo_random(seed: jax.Array, shape: tuple[int, int], dtype) -> jax.Array:
-    """Cheap generic vectors (a sine hash of the index and ``seed``) to replace deflated directions."""
-    i = jnp.arange(shape[0], dtype=dtype)[:, None]
-    j = jnp.arange(shape[1], dtype=dtype)[None, :]
-    x = jnp.sin(i * 12.9898 + j * 78.233 + seed.astype(dtype) * 0.7071) * 43758.5453
-    return x - jnp.floor(x) - 0.5
-
-
-def _orthonormalize(basis: jax.Array, w: jax.Array, seed: jax.Array, h1: jax.Array | None = None):
+def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array, h1: jax.Array | None = None):
     """Orthonormalize the block ``w (N, b)`` against the rows of ``basis (c, N)`` (orthonormal) and itself.
 
     Returns ``q (N, b)``, ``h (c, b)``, ``r (b, b)`` with ``w = basis^T h + q r`` to round-off, ``q`` orthonormal
     and orthogonal to ``basis``. Block classical Gram–Schmidt, SVQB (``q1 = w1 z lambda^{-1/2}`` from the
-    eigen-decomposition of the ``b x b`` Gram; random vectors replace directions of ``w1`` that lie in the
-    basis to round-off), block classical Gram–Schmidt again, Gram-based QR (`_cholqr`, twice when ``w1``
+    eigen-decomposition of the ``b x b`` Gram; Gaussian vectors from ``key``, orthogonalized twice against the
+    basis, replace directions of ``w1`` that lie in it to round-off: `amf.solvers.lanczos_spec`'s breakdown
+    rule), block classical Gram–Schmidt again, Gram-based QR (`_cholqr`, twice when ``w1``
     was ill-conditioned). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
     grows by ``||w|| / sigma_min(w1)`` per block step (measured: it reaches O(1) after ~40 steps).
     ``h1 = basis w`` when the caller has it already.
@@ -225,15 +217,27 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, seed: jax.Array, h1: jax.Arr
     scale = jnp.sqrt(jnp.max(jnp.sum(w * w, axis=0)))
     h1 = matmul(basis, w) if h1 is None else h1
     w1 = w - matmul(basis.T, h1)
+    floor = breakdown_floor(c + b, float(eps), scale)
     lam, z = jnp.linalg.eigh(matmul(w1.T, w1))
-    bad = lam <= (30.0 * np.sqrt(c + b) * eps * scale) ** 2
-    root = jnp.sqrt(jnp.where(bad, 1.0, lam))
-    q1 = matmul(w1, z / root)
-    r1 = jnp.where(bad, 0.0, root)[:, None] * z.T  # w1 = q1 r1 up to the dropped (round-off) directions
+    unresolved = gram_unresolved(lam[0], jnp.maximum(lam[-1], 0.0), b, float(eps))
+
+    def by_gram(_):
+        bad = lam <= floor**2
+        root = jnp.sqrt(jnp.where(bad, 1.0, lam))
+        return matmul(w1, z / root), jnp.where(bad, 0.0, root)[:, None] * z.T, bad
+
+    def by_svd(_):  # rare (a breakdown, a nearly dependent block): the Gram's eigenvalues are round-off there
+        u, sv, zt = jnp.linalg.svd(w1, full_matrices=False)
+        bad = sv <= floor
+        return u, jnp.where(bad, 0.0, sv)[:, None] * zt, bad
+
+    # w1 = q1 r1 up to the dropped (round-off) directions
+    q1, r1, bad = lax.cond(unresolved, by_svd, by_gram, None)
 
     def replace(q1):
-        fresh = _pseudo_random(seed, (n, b), dtype)
-        fresh = fresh - matmul(basis.T, matmul(basis, fresh))
+        fresh = jax.random.normal(key, (n, b), dtype)
+        for _ in range(2):
+            fresh = fresh - matmul(basis.T, matmul(basis, fresh))
         fresh = fresh / jnp.linalg.norm(fresh, axis=0)
         return jnp.where(bad[None, :], fresh, q1)
 
@@ -269,7 +273,8 @@ def _orthonormalize_local(basis: jax.Array, w: jax.Array, h: jax.Array, start: j
     h_near = jnp.concatenate([h[:top], lax.dynamic_slice_in_dim(h, start, 2 * b, axis=0)])
     w1 = w - matmul(near.T, h_near)
     lam, z = jnp.linalg.eigh(matmul(w1.T, w1))
-    bad = lam <= (30.0 * np.sqrt(top + 3 * b) * eps * scale) ** 2
+    bad = jnp.logical_or(lam <= breakdown_floor(top + 3 * b, float(eps), scale) ** 2,
+                         gram_unresolved(lam[0], jnp.maximum(lam[-1], 0.0), b, float(eps)))
     root = jnp.sqrt(jnp.where(bad, 1.0, lam))
     q1 = matmul(w1, z / root)
     r1 = root[:, None] * z.T
@@ -313,7 +318,12 @@ def _orthonormal_columns(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 # ---- the solver ------------------------------------------------------------------------------------------
 
 
-def _normal(op: Operator, side: str, x: jax.Array) -> jax.Array:
+def _normal(op: Operator, side: str, x: jax.Array, scale=None) -> jax.Array:
+    """``M x`` (``A^T A x`` on the right side, ``A A^T x`` on the left); with ``scale`` ``c`` (a power of two)
+    that of ``c A``, each product's input scaled first so no intermediate overflows."""
+    if scale is not None:
+        first, second = (op.matmat, op.rmatmat) if side == "right" else (op.rmatmat, op.matmat)
+        return (second(first(x * scale).astype(x.dtype) * scale)).astype(x.dtype)
     if isinstance(op, SparseOperator):
         y = op.normal_matmat(x, side)
     elif side == "right":
@@ -323,12 +333,13 @@ def _normal(op: Operator, side: str, x: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPlan, dtype):
+def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPlan, dtype, scale=None):
     """Thick-restart block Lanczos on ``M`` (module docstring steps 1-3). Returns the top ``k`` Ritz vectors as
     rows ``(k, N)``, Ritz values, residual estimates, cycles run."""
     k, b, keep, steps, n_dim = plan_.k, plan_.block, plan_.keep, plan_.steps, plan_.dim
     p = plan_.basis
-    start = jax.random.normal(key, (n_dim, b), dtype)
+    start_key, fresh_key = jax.random.split(key)
+    start = jax.random.normal(start_key, (n_dim, b), dtype)
     rows = getattr(op, "n_rows", n_dim) if plan_.side == "left" else n_dim
     if rows < n_dim:  # an operator padded with zero rows: keep the basis off the padding
         start = jnp.where(jnp.arange(n_dim)[:, None] < rows, start, 0.0)
@@ -339,7 +350,8 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
     basis = shard(jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T))
     theta = jnp.zeros((keep,), dtype)
     resid = jnp.full((k,), jnp.inf, dtype)
-    eta = jnp.maximum(1e-3 * jnp.asarray(tol, dtype), 10 * jnp.finfo(dtype).eps)  # semi-orthogonality level
+    tol = jnp.asarray(tol, dtype)
+    eta = semi_orthogonality(tol, float(jnp.finfo(dtype).eps), jnp)
 
     def cycle(state):
         basis, theta, _, it, _ = state
@@ -350,12 +362,12 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
             basis, t, _ = carry
             c = keep + j * b
             x = lax.dynamic_slice_in_dim(basis, c, b, axis=0).T
-            w = _normal(op, plan_.side, x)
+            w = _normal(op, plan_.side, x, scale)
             # against the whole basis: rows past the current block are zero, and a slice would be copied
             h = matmul(basis, w)
 
             def full(_):
-                return _orthonormalize(basis, w, it * steps + j, h)
+                return _orthonormalize(basis, w, jax.random.fold_in(fresh_key, it * steps + j), h)
 
             def local(_):
                 q, column, r, ok = _orthonormalize_local(basis, w, h, c - b, b, SELECTIVE_ROWS, eta)
@@ -377,13 +389,7 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
             jnp.eye(b, dtype=dtype))
         basis = shard(_restart_rows(basis, select, panels=not sharded).at[keep + b :].set(0))
         theta_new = theta_all[:keep]
-        return basis, theta_new, resid, it + 1, _converged(theta_new, resid)
-
-    def _converged(theta, resid):
-        s = jnp.sqrt(jnp.maximum(theta[:k], 0.0))
-        s1 = jnp.maximum(s[0], jnp.finfo(dtype).tiny)
-        floor = jnp.sqrt(jnp.asarray(tol, dtype)) * s1
-        return jnp.all(resid <= 0.5 * tol * s1 * jnp.maximum(s, floor))
+        return basis, theta_new, resid, it + 1, stopping_rule(theta_new[:k], resid, tol, jnp)
 
     def keep_going(state):
         return jnp.logical_and(state[3] < max_iterations, jnp.logical_not(state[4]))
@@ -391,13 +397,6 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
     state = (basis, theta, resid, jnp.asarray(0, jnp.int32), jnp.asarray(False))
     basis, theta, resid, cycles, converged = lax.while_loop(keep_going, cycle, state)
     return basis[:k], theta[:k], resid, cycles, converged
-
-
-SELECTIVE_ROWS = 8
-"""Leading Ritz vectors every local step also orthogonalizes against (selective orthogonalization)."""
-
-RESTART_PANEL = 1 << 15
-"""Columns of the basis rewritten at a time by a restart (bounds its temporary to ``(keep + b) x 32768``)."""
 
 
 def _restart_rows(basis: jax.Array, select: jax.Array, panels: bool = True) -> jax.Array:
@@ -422,14 +421,22 @@ def _restart_rows(basis: jax.Array, select: jax.Array, panels: bool = True) -> j
     return basis
 
 
-def _finish(op: Operator, rows: jax.Array, side: str):
-    """Rayleigh–Ritz on the other side (module docstring step 5): ``(u, s, vt)`` from the basis side's vectors."""
+def _finish(op: Operator, rows: jax.Array, side: str, scale=None):
+    """Rayleigh–Ritz on the other side (module docstring step 5): ``(u, s, vt)`` from the basis side's vectors
+    (of ``c A`` with ``scale`` ``c``). A ``W`` whose Gram cannot resolve its smallest singular value
+    (`amf.solvers.lanczos_spec.gram_unresolved`: ``k`` above the numerical rank) takes Householder QR, whose
+    ``q`` is orthonormal whatever the rank: the zero singular values come with an orthonormal completion."""
     vectors = rows.T  # (N, k)
+    x = vectors if scale is None else vectors * scale
     if side == "right":
-        w = op.matmat(vectors).astype(vectors.dtype)  # A V (m, k)
+        w = op.matmat(x).astype(vectors.dtype)  # A V (m, k)
     else:
-        w = op.rmatmat(vectors).astype(vectors.dtype)  # A^T U (n, k)
-    q, r = _orthonormal_columns(w)
+        w = op.rmatmat(x).astype(vectors.dtype)  # A^T U (n, k)
+    k = w.shape[1]
+    lam = jnp.linalg.eigvalsh(matmul(w.T, w))
+    deficient = gram_unresolved(lam[0], jnp.maximum(lam[-1], jnp.finfo(w.dtype).tiny), k,
+                               float(jnp.finfo(w.dtype).eps))
+    q, r = lax.cond(deficient, lambda w: tuple(jnp.linalg.qr(w)), _orthonormal_columns, w)
     x, s, zt = jnp.linalg.svd(r)
     other = matmul(q, x)
     mine = matmul(vectors, zt.T)
@@ -438,45 +445,31 @@ def _finish(op: Operator, rows: jax.Array, side: str):
     return mine, s, other.T
 
 
-@functools.partial(jax.jit, static_argnames=("static_op", "plan_", "dtype_name"))
-def _solve(dynamic_op, key, tol, max_iterations, *, static_op, plan_: KrylovPlan, dtype_name: str):
+@functools.partial(jax.jit, static_argnames=("static_op", "plan_", "dtype_name", "scaled"))
+def _solve(dynamic_op, key, tol, max_iterations, scale, *, static_op, plan_: KrylovPlan, dtype_name: str,
+           scaled: bool):
+    """The jitted solve of ``c A`` (``c = scale`` when ``scaled``, else 1 with no products scaled); ``s`` of
+    ``A``."""
     op = static_op if static_op is not None else dynamic_op
     dtype = jnp.dtype(dtype_name)
-    rows, theta, resid, cycles, converged = _lanczos(op, key, tol, max_iterations, plan_, dtype)
-    u, s, vt = _finish(op, rows, plan_.side)
-    return u, s, vt, cycles, converged
+    scale = jnp.asarray(scale, dtype) if scaled else None
+    rows, theta, resid, cycles, converged = _lanczos(op, key, tol, max_iterations, plan_, dtype, scale)
+    u, s, vt = _finish(op, rows, plan_.side, scale)
+    return u, s if scale is None else s / scale, vt, cycles, converged
 
 
 @functools.partial(jax.jit, static_argnames=("static_op", "k", "dtype_name"))
-def _solve_dense(dynamic_op, *, static_op, k: int, dtype_name: str):
+def _solve_dense(dynamic_op, scale, *, static_op, k: int, dtype_name: str):
     op = static_op if static_op is not None else dynamic_op
     dtype = jnp.dtype(dtype_name)
     m, n = op.shape
+    scale = jnp.asarray(scale, dtype)
     if n <= m:
-        dense = op.matmat(jnp.eye(n, dtype=dtype)).astype(dtype)
+        dense = op.matmat(jnp.eye(n, dtype=dtype) * scale).astype(dtype)
     else:
-        dense = op.rmatmat(jnp.eye(m, dtype=dtype)).astype(dtype).T
+        dense = op.rmatmat(jnp.eye(m, dtype=dtype) * scale).astype(dtype).T
     u, s, vt = jnp.linalg.svd(dense, full_matrices=False)
-    return u[:, :k], s[:k], vt[:k]
-
-
-def _saturated(s: np.ndarray, block: int, tol: float) -> bool:
-    """True when a group of equal singular values has ``block`` or more members and ends before the last of the
-    ``k`` returned: a block method sees at most ``block`` copies of a repeated value, so more copies may exist and
-    belong in the top ``k``. "Equal": within ``max(30 eps, 10 tol^2) s_1`` (converged copies of one value agree
-    to ``~ residual^2 / gap``; distinct values of a dense bulk are much further apart)."""
-    block = max(block, 2)  # a block of one cannot show a repeat at all
-    if s.size <= block:
-        return False
-    eps = float(np.finfo(s.dtype).eps)
-    close = np.abs(np.diff(s)) <= max(30 * eps, 10 * tol**2) * max(float(s[0]), np.finfo(s.dtype).tiny)
-    start = 0
-    for i in range(1, s.size):
-        if not close[i - 1]:
-            if i - start >= block:
-                return True
-            start = i
-    return False
+    return u[:, :k], s[:k] / scale, vt[:k]
 
 
 def _split(op):
@@ -556,27 +549,30 @@ def topk_svd(
     if n_rows is not None:
         n_rows = integer("n_rows", n_rows, 1, m)
 
+    exponent = _scale(op, dtype)  # solve 2^-e A when ||A|| is out of the dtype's range (lanczos_spec, "Scale")
+    scale = math.ldexp(1.0, -exponent)
     dynamic_op, static_op = _split(op)
     iterations = matvecs = 0
     finished = True  # the Lanczos stopping rule held (False: max_iterations ran out)
     while True:
         plan_ = plan((m, n), k, block_size, side=getattr(op, "basis_side", None), host=on_host(op))
         if plan_.dense:
-            u, s, vt = _solve_dense(dynamic_op, static_op=static_op, k=k, dtype_name=dtype.name)
+            u, s, vt = _solve_dense(dynamic_op, scale, static_op=static_op, k=k, dtype_name=dtype.name)
             matvecs += min(m, n)
             break
         if on_host(op):  # a CPU: the whole iteration on the host, beside the sparse kernel
             u, s, vt, cycles, products, converged = host_lanczos(
                 op.forward, op.backward, (m, n), k=k, block=plan_.block, keep=plan_.keep, steps=plan_.steps,
-                side=plan_.side, tol=tol, max_iterations=max_iterations, seed=host_seed(key))
+                side=plan_.side, tol=tol, max_iterations=max_iterations, seed=host_seed(key),
+                scale=scale if exponent else None)
         else:
-            u, s, vt, cycles, converged = _solve(dynamic_op, key, tol, max_iterations, static_op=static_op,
-                                                 plan_=plan_, dtype_name=dtype.name)
+            u, s, vt, cycles, converged = _solve(dynamic_op, key, tol, max_iterations, scale, static_op=static_op,
+                                                 plan_=plan_, dtype_name=dtype.name, scaled=bool(exponent))
             products = int(cycles) * 2 * plan_.steps * plan_.block + k  # the cycles and the final Rayleigh–Ritz
         finished = bool(converged)
         iterations += int(cycles)
         matvecs += products
-        if not _saturated(np.asarray(s), plan_.block, tol):
+        if not saturated(np.asarray(s), plan_.block, tol):
             break
         block_size = 2 * plan_.block  # a repeated value filled the block: more copies may exist
     result = certify_svd(op, u, s, vt, tol=tol, key=jax.random.fold_in(key, 0x7E57), iterations=iterations,

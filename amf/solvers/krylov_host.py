@@ -28,6 +28,8 @@ import numpy as np
 
 from amf.operators.csr_kernel import aligned_empty, pool, threads
 from amf.operators.host_csr import HostCSR
+from amf.solvers.lanczos_spec import (RESTART_PANEL, SELECTIVE_ROWS, breakdown_floor, gram_unresolved,
+                                      semi_orthogonality, stopping_rule)
 
 try:
     from threadpoolctl import threadpool_limits
@@ -36,9 +38,6 @@ except ImportError:  # a checkout run without installing it (benchmarks/gpu_chec
 
 __all__ = ["coefficients", "host_lanczos", "single_blas", "subtract_span", "svqb", "times_small", "transpose_into"]
 
-SELECTIVE_ROWS = 8
-"""Leading Ritz vectors every local step also orthogonalizes against (selective orthogonalization)."""
-
 WELL_CONDITIONED = 10.0
 """`svqb` skips its second pass when ``lambda_max / lambda_min`` of the Gram is at most this."""
 
@@ -46,33 +45,32 @@ PANEL = 8192
 """Rows of an ``(N, b)`` block per GEMM in `coefficients` and `subtract_span` (a panel of ``w``: 512 KB at
 ``b = 8``, float64, within a core's L2)."""
 
-RESTART_PANEL = 1 << 15
-"""Columns of the basis rewritten at a time by a restart (bounds its temporary to ``(keep + b) x 32768``)."""
-
-
 def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarray):
     """``w = q r`` with ``q (N, b)`` orthonormal: SVQB (``q = w z lambda^{-1/2}`` from the eigen-decomposition of
     the ``b x b`` Gram), then one Gram-based pass (``q G^{-1/2}``) for the last digits unless ``cond(w)^2 <=``
-    `WELL_CONDITIONED`.
+    `WELL_CONDITIONED`. A Gram that cannot resolve ``w``'s smallest singular value
+    (`amf.solvers.lanczos_spec.gram_unresolved`) takes the thin SVD of ``w`` instead.
 
-    Directions with ``lambda <= floor^2`` (``w`` is in the span of ``bases`` there to round-off: a happy
-    breakdown) get zero rows of ``r`` and random unit vectors orthogonal to the rows of every one of ``bases``
-    (each orthonormal rows ``(c, N)``) and to the rest of ``q``.
+    Directions with a singular value at most ``floor`` (``w`` is in the span of ``bases`` there to round-off: a
+    breakdown) get zero rows of ``r`` and random unit vectors orthogonal, twice, to the rows of every one of
+    ``bases`` (each orthonormal rows ``(c, N)``) and to the rest of ``q`` (`amf.solvers.lanczos_spec`).
     Returns ``q``, ``r`` and whether ``w`` was ill-conditioned (rank-deficient or ``cond(w) > eps^(-1/4)``).
     """
     eps = np.finfo(w.dtype).eps
     lam, z = np.linalg.eigh(coefficients(w.T, w))
+    if gram_unresolved(lam[0], max(float(lam[-1]), 0.0), w.shape[1], float(eps)):
+        q, sv, zt = np.linalg.svd(w, full_matrices=False)  # rare: a breakdown or a nearly dependent block
+        bad = sv <= floor
+        r = np.where(bad, 0.0, sv)[:, None] * zt
+        if bad.any():
+            q[:, bad] = _fresh(rng, w.shape[0], int(bad.sum()), w.dtype, q[:, ~bad], bases)
+        return q, r, True
     bad = lam <= floor**2
     root = np.sqrt(np.where(bad, 1.0, lam))
     q = times_small(w, z / root)
     r = np.where(bad, 0.0, root)[:, None] * z.T
     if bad.any():
-        fresh = rng.standard_normal((w.shape[0], int(bad.sum()))).astype(w.dtype)
-        for _ in range(2):
-            for basis in bases:
-                fresh -= basis.T @ (basis @ fresh)
-            fresh -= q[:, ~bad] @ (q[:, ~bad].T @ fresh)
-        q[:, bad] = fresh / np.linalg.norm(fresh, axis=0)
+        q[:, bad] = _fresh(rng, w.shape[0], int(bad.sum()), w.dtype, q[:, ~bad], bases)
     if not bad.any() and WELL_CONDITIONED * lam[0] >= lam[-1]:
         return q, r, False  # loss of orthogonality ~ eps cond(w)^2 <= 10 eps: the second pass is round-off
     lam2, z2 = np.linalg.eigh(coefficients(q.T, q))
@@ -80,6 +78,18 @@ def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarr
     q = times_small(q, (z2 / root2) @ z2.T)
     r = ((z2 * root2) @ z2.T) @ r
     return q, r, bool(bad.any() or lam[0] < np.sqrt(eps) * lam[-1])
+
+
+def _fresh(rng: np.random.Generator, n: int, count: int, dtype, q: np.ndarray, bases) -> np.ndarray:
+    """``count`` Gaussian unit vectors orthogonal, twice, to the rows of every one of ``bases``, to the columns
+    of ``q`` and to each other: the directions that replace a breakdown's (`amf.solvers.lanczos_spec`)."""
+    fresh = rng.standard_normal((n, count)).astype(dtype)
+    for _ in range(2):
+        for basis in bases:
+            fresh -= basis.T @ (basis @ fresh)
+        fresh -= q @ (q.T @ fresh)
+        fresh, _ = np.linalg.qr(fresh)
+    return fresh
 
 
 def _spans(n: int) -> list[tuple[int, int]]:
@@ -157,14 +167,18 @@ def single_blas():
 
 class _Normal:
     """``M X = A^T A X`` (``side="right"``) or ``A A^T X`` (``"left"``) for ``X (N, b)`` with two host kernels, in
-    the matrices' stored order (`amf.operators.ordering`); counts the columns multiplied by ``A`` or ``A^T``."""
+    the matrices' stored order (`amf.operators.ordering`), of ``c A`` with ``scale`` ``c``; counts the columns
+    multiplied by ``A`` or ``A^T``."""
 
-    def __init__(self, forward: HostCSR, backward: HostCSR, side: str):
+    def __init__(self, forward: HostCSR, backward: HostCSR, side: str, scale: float | None = None):
         self.first, self.second = (forward, backward) if side == "right" else (backward, forward)
+        self.scale = scale
         self.products = 0
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         self.products += 2 * x.shape[1]
+        if self.scale is not None:  # c A with c a power of two: each product's input scaled, exactly
+            return self.second.multiply_stored(self.first.multiply_stored(x * self.scale) * self.scale)
         return self.second.multiply_stored(self.first.multiply_stored(x))
 
 
@@ -196,7 +210,7 @@ def _orthonormalize(basis: np.ndarray, c: int, b: int, w: np.ndarray, top: int |
     """
     current = basis[: c + b]
     eps = float(np.finfo(w.dtype).eps)
-    floor = 30.0 * np.sqrt(c + 2 * b) * eps * float(np.sqrt(np.max(np.einsum("ij,ij->j", w, w))))
+    floor = breakdown_floor(c + 2 * b, eps, float(np.sqrt(np.max(np.einsum("ij,ij->j", w, w)))))
     column = np.zeros((c + b, b), w.dtype)
     if top is not None:
         for rows in (slice(0, top), slice(c - b, c + b)):
@@ -229,20 +243,18 @@ def _orthonormalize(basis: np.ndarray, c: int, b: int, w: np.ndarray, top: int |
 
 def _ritz(t: np.ndarray, r: np.ndarray, b: int, k: int, tol: float):
     """Ritz values ``theta`` (descending) and vectors ``y`` of the symmetric ``t`` (its upper triangle), and
-    whether the top ``k`` pairs meet the stopping rule ``||r E^T y_i|| <= tol s_1 max(s_i, sqrt(tol) s_1) / 2``
-    (``s_i = sqrt(theta_i)``; the right residual of the triplet after Rayleigh–Ritz is ``||r E^T y_i|| / s_i``).
-    """
+    whether the top ``k`` pairs meet `amf.solvers.lanczos_spec.stopping_rule` (never with fewer than ``k``)."""
     theta, y = np.linalg.eigh(np.triu(t) + np.triu(t, 1).T)
     theta, y = theta[::-1], y[:, ::-1]
+    if theta.size < k:  # an invariant space smaller than k: a breakdown, deflated by the next blocks
+        return theta, y, False
     resid = np.linalg.norm(r @ y[-b:, :k], axis=0)
-    s = np.sqrt(np.maximum(theta[:k], 0.0))
-    s1 = max(float(s[0]), np.finfo(t.dtype).tiny)
-    return theta, y, bool(np.all(resid <= 0.5 * tol * s1 * np.maximum(s, np.sqrt(tol) * s1)))
+    return theta, y, bool(stopping_rule(theta[:k], resid, tol))
 
 
-def _rayleigh_ritz(matrix: HostCSR, ritz: np.ndarray):
+def _rayleigh_ritz(matrix, ritz: np.ndarray):
     """Rayleigh–Ritz on the other side (`amf.solvers.krylov`, step 5) for the orthonormal Ritz vectors
-    ``ritz = V (N, k)``: ``W = A V = Q R``, ``R = X S Z^T``; returns ``Q X (M, k)``, ``s`` and ``Z^T``, so that
+    ``ritz = V (N, k)``, ``matrix(x) = A x`` in the stored order: ``W = A V = Q R``, ``R = X S Z^T``; returns ``Q X (M, k)``, ``s`` and ``Z^T``, so that
     the triplets are ``(Q X, s, Z^T V^T)`` with ``A v_i = s_i u_i`` to round-off.
 
     With the Löwdin factor ``R = G^{1/2}`` of ``G = W^T W = z lambda z^T`` (symmetric, so ``X = Z = z`` and
@@ -250,12 +262,12 @@ def _rayleigh_ritz(matrix: HostCSR, ritz: np.ndarray):
     when ``u`` is not orthonormal to round-off. A ``W`` whose Gram cannot resolve its smallest singular value
     (``lambda_k <= 100 k eps lambda_1``, e.g. ``s_k = 0``) takes Householder QR instead.
     """
-    w = matrix.multiply_stored(ritz)
+    w = matrix(ritz)
     eps = float(np.finfo(w.dtype).eps)
     k = w.shape[1]
     lam, z = np.linalg.eigh(w.T @ w)
     lam, z = lam[::-1], z[:, ::-1]
-    if lam[-1] <= 100 * k * eps * max(float(lam[0]), np.finfo(w.dtype).tiny):
+    if gram_unresolved(lam[-1], max(float(lam[0]), np.finfo(w.dtype).tiny), k, eps):
         # cond(W) beyond what its Gram resolves (s_k zero to round-off): LAPACK's Householder QR, whose q is
         # orthonormal whatever the rank (slow on a tall block, so only here)
         q, r = np.linalg.qr(w)
@@ -272,8 +284,9 @@ def _rayleigh_ritz(matrix: HostCSR, ritz: np.ndarray):
 
 
 def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: int, block: int, keep: int,
-                 steps: int, side: str, tol: float, max_iterations: int, seed: int):
-    """Thick-restart block Lanczos on the normal operator, on the host (module docstring).
+                 steps: int, side: str, tol: float, max_iterations: int, seed, scale: float | None = None):
+    """Thick-restart block Lanczos on the normal operator, on the host (module docstring), of ``c A`` when
+    ``scale`` is a power of two ``c`` (`amf.solvers.lanczos_spec`, "Scale"; the returned ``s`` are ``A``'s).
 
     ``forward`` is ``A (m, n)``, ``backward`` ``A^T``; the basis lives on ``side`` (``"right"``: ``N = n``).
     Sizes are `amf.solvers.krylov.KrylovPlan`'s. Returns ``u (m, k)``, ``s (k,)``, ``vt (k, n)`` (the
@@ -281,11 +294,11 @@ def host_lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *,
     """
     with single_blas():
         return _lanczos(forward, backward, shape, k=k, block=block, keep=keep, steps=steps, side=side, tol=tol,
-                        max_iterations=max_iterations, seed=seed)
+                        max_iterations=max_iterations, seed=seed, scale=scale)
 
 
 def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: int, block: int, keep: int,
-             steps: int, side: str, tol: float, max_iterations: int, seed: int):
+             steps: int, side: str, tol: float, max_iterations: int, seed, scale: float | None):
     """`host_lanczos`, inside `single_blas`."""
     m, n = shape
     dtype = np.dtype(forward.dtype)
@@ -294,8 +307,8 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
     b = block
     p = keep + steps * b
     rng = np.random.default_rng(seed)
-    normal = _Normal(forward, backward, side)
-    eta = max(1e-3 * tol, 10 * eps)  # semi-orthogonality level
+    normal = _Normal(forward, backward, side, scale)
+    eta = float(semi_orthogonality(tol, eps))
     top = min(SELECTIVE_ROWS, keep)
 
     basis = np.zeros((p + b, n_dim), dtype)
@@ -338,7 +351,11 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
         _restart_rows(basis, (z / np.sqrt(lam)) @ z.T)
     ritz = transpose_into(aligned_empty((n_dim, k), dtype), basis[:k])  # the product's input, the only copy
     del basis  # the (N, k) blocks of the last step are allocated after the basis is freed
-    theirs, s, zt = _rayleigh_ritz(forward if side == "right" else backward, ritz)
+    other = forward if side == "right" else backward
+    theirs, s, zt = _rayleigh_ritz(other.multiply_stored if scale is None else
+                                   (lambda x: other.multiply_stored(x * scale)), ritz)
+    if scale is not None:
+        s = s / scale
     normal.products += k
     mine = zt @ ritz.T  # (k, N)
     del ritz
