@@ -56,8 +56,8 @@ def to_host(x) -> np.ndarray:
 
 TOP_BLOCK = 1
 """Random start columns of the complement test. One: the failure probability needs 36 steps of one column at
-``10^6`` nodes (72 products) against 24 of two (96), and on the CPU a product of two columns costs 1.6-3.4x one of
-one (docs/performance.md)."""
+``10^6`` nodes (72 products) against 24 of two (96), and on the CPU a product of two columns costs more than one
+of one (measured: docs/performance.md)."""
 
 TOP_MARGIN = 0.05
 """Relative size of a missed singular value that `TopTest.failure_probability` speaks of."""
@@ -80,8 +80,9 @@ RESIDUAL_COLUMNS = 8
 def _residual_columns(op: Operator, u: jax.Array, s: jax.Array, vt: jax.Array, scale: jax.Array):
     """``||A v_i - s_i u_i|| / scale`` and ``||A^T u_i - s_i v_i|| / scale`` for a group of triplets."""
     v = vt.T
-    left = jnp.linalg.norm(op.matmat(v) - u * s, axis=0) / scale
-    right = jnp.linalg.norm(op.rmatmat(u) - v * s, axis=0) / scale
+    # divided before the squares: no overflow or underflow for extreme entries
+    left = jnp.linalg.norm((op.matmat(v) - u * s) / scale, axis=0)
+    right = jnp.linalg.norm((op.rmatmat(u) - v * s) / scale, axis=0)
     return left, right
 
 

@@ -3,9 +3,8 @@
 For a `amf.operators.SparseOperator` whose products run on the host (``op.on_host``: the CPU layout) the
 checks of `certify_svd` are computed here, with the numba kernel called directly (`amf.operators.host_csr`) and
 numpy GEMMs, instead of in jitted code that calls back into the same kernel. The checks and their thresholds
-are `certify_svd`'s; what this path saves is XLA's compilation of the complement test for every new shape
-(0.8–1.5 s on the 2-core machine of docs/performance.md, more than the whole solve below ``10^5`` nodes) and
-its copies of the claimed bases.
+are `certify_svd`'s; what this path saves is XLA's compilation of the complement test for every new shape (more
+than the whole solve below ``10^5`` nodes: docs/performance.md) and its copies of the claimed bases.
 
 - `residuals`: ``||A v_i - s_i u_i|| / scale`` and ``||A^T u_i - s_i v_i|| / scale`` in groups of columns;
 - `orthonormality`: ``max(|U^T U - I|, |V^T V - I|)``;
@@ -33,11 +32,13 @@ def residuals(op: SparseOperator, u: np.ndarray, s: np.ndarray, vt: np.ndarray, 
         v = np.ascontiguousarray(vt[group].T)
         y = op.forward.multiply(v).astype(u.dtype, copy=False)
         y -= u[:, group] * s[group]
-        left.append(np.sqrt(np.einsum("ij,ij->j", y, y)) / scale)
+        y /= scale  # before the squares: no overflow or underflow for extreme entries
+        left.append(np.sqrt(np.einsum("ij,ij->j", y, y)))
         del y
         x = op.backward.multiply(np.ascontiguousarray(u[:, group])).astype(u.dtype, copy=False)
         x -= v * s[group]
-        right.append(np.sqrt(np.einsum("ij,ij->j", x, x)) / scale)
+        x /= scale
+        right.append(np.sqrt(np.einsum("ij,ij->j", x, x)))
     return np.concatenate(left), np.concatenate(right)
 
 
@@ -104,8 +105,8 @@ def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, blo
 def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, steps: int, seed,
              scale: float) -> float:
     """`complement_lanczos` for orthonormal ``rows``, inside `amf.solvers.krylov_host.single_blas`: its GEMMs
-    are split over the kernel's threads, and OpenBLAS's own idle threads would spin against them (on 2 cores
-    the test at ``10^6`` nodes took 6.6-6.8 s with OpenBLAS's two threads and 5.2-5.5 s with one)."""
+    are split over the kernel's threads, and OpenBLAS's own idle threads would spin against them
+    (docs/performance.md)."""
     first, second = (op.forward, op.backward) if right else (op.backward, op.forward)
     dtype = rows.dtype
     eps = float(np.finfo(dtype).eps)

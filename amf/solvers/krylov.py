@@ -30,9 +30,8 @@ that recovers the other factor:
    the basis to round-off, a "happy breakdown", are replaced by generic vectors) and the second by a
    Gram-based QR (a third when the block was ill-conditioned). Only GEMMs with the ``N x p`` basis and
    ``b x b`` eigen-decompositions; no tall QR, no triangular solve. The second pass is needed: with one, the
-   loss of orthogonality grows by ``||W|| / sigma_min`` per step (measured). A local step reads the basis
-   once, a full one four times (at ``N = 10^6``, ``b = 4``: 101-136 vs 380-419 ms); the selective rows cut a
-   ``10^6``-node solve from ~47 s to ~33 s.
+   loss of orthogonality grows by ``||W|| / sigma_min`` per step. A local step reads the basis once, a full
+   one four times (their measured costs: docs/performance.md, "Orthogonalization").
 5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R``, ``R = X S Z^T`` (``k x k`` SVD),
    ``u = Q X``, ``s = S``, ``v = V_k Z``; ``A v = s u`` holds to round-off. `amf.solvers.certify.certify_svd` then
    recomputes both residuals with two more block products.
@@ -54,9 +53,8 @@ iteration runs on the host too, in numpy (`amf.solvers.krylov_host`: the same al
 basis prefix in use, the stopping rule judged after every block step, default block `HOST_BLOCK`); what follows
 describes the jitted path every other backend runs. One jitted ``lax.while_loop`` over
 cycles; inside a cycle one ``lax.fori_loop`` over the block steps, each reading the whole ``(p + b) x N`` basis
-buffer (rows past the current block are kept zero): a prefix slice would be copied by XLA (+1.3 GB at
-``N = 10^6``) and would need one compiled body per prefix; the zero rows cost ~40% more Gram–Schmidt
-arithmetic. A restart rewrites the first ``keep + b`` rows in place, in panels of columns (`_restart_rows`), so
+buffer (rows past the current block are kept zero): a prefix slice would be copied by XLA and would need one
+compiled body per prefix; the zero rows cost more Gram–Schmidt arithmetic (docs/performance.md). A restart rewrites the first ``keep + b`` rows in place, in panels of columns (`_restart_rows`), so
 XLA's temporary memory is the basis plus the final ``k`` Ritz vectors. Static shapes: one compilation
 per (operator structure, ``k``, block, dtype); new values of the same operator do not recompile, and nothing
 syncs with the host until the loop ends. A repeated value that fills the block (``b`` or more equal values that
@@ -146,14 +144,15 @@ def _norm_bounds(op: Operator) -> tuple[float, float]:
         op.forward.values if isinstance(op, SparseOperator) else getattr(op, "values", None))
     if values is None:
         x = np.random.default_rng(0).standard_normal((n, 1))
+        x /= np.linalg.norm(x)
         estimate = 0.0
         for _ in range(3):
             y = np.asarray(op.matmat(jnp.asarray(x, op.dtype)), dtype=np.float64)
-            estimate = float(np.linalg.norm(y)) / float(np.linalg.norm(x))
+            estimate = _norm(y)
             if not np.isfinite(estimate) or estimate == 0:
                 break
-            x = np.asarray(op.rmatmat(jnp.asarray(y / np.linalg.norm(y), op.dtype)), dtype=np.float64)
-            x = x / (np.linalg.norm(x) or 1.0)
+            x = np.asarray(op.rmatmat(jnp.asarray(y / estimate, op.dtype)), dtype=np.float64)
+            x = x / (_norm(x) or 1.0)
         return estimate, estimate
     low = float(np.max(np.abs(np.asarray(values)), initial=0.0))
     high = low * np.sqrt(float(m) * float(n))
@@ -162,8 +161,14 @@ def _norm_bounds(op: Operator) -> tuple[float, float]:
         a = np.abs(np.asarray(op.matrix, np.float64)) if dense else None
         rows = a.sum(axis=1) if dense else _abs_sums(op.forward, n)
         cols = a.sum(axis=0) if dense else _abs_sums(op.backward, m)
-        high = min(high, float(np.sqrt(np.max(rows, initial=0.0) * np.max(cols, initial=0.0))))
+        high = min(high, float(np.sqrt(np.max(rows, initial=0.0)) * np.sqrt(np.max(cols, initial=0.0))))
     return low, high
+
+
+def _norm(x: np.ndarray) -> float:
+    """``||x||`` without overflow or underflow of the squares (entries up to the dtype's largest)."""
+    top = float(np.max(np.abs(x), initial=0.0))
+    return top * float(np.linalg.norm(x / top)) if top > 0 and np.isfinite(top) else top
 
 
 def _abs_sums(layout, n: int) -> np.ndarray:
@@ -202,12 +207,12 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array, h1: jax.Arra
     """Orthonormalize the block ``w (N, b)`` against the rows of ``basis (c, N)`` (orthonormal) and itself.
 
     Returns ``q (N, b)``, ``h (c, b)``, ``r (b, b)`` with ``w = basis^T h + q r`` to round-off, ``q`` orthonormal
-    and orthogonal to ``basis``. Block classical Gram–Schmidt, SVQB (``q1 = w1 z lambda^{-1/2}`` from the
-    eigen-decomposition of the ``b x b`` Gram; Gaussian vectors from ``key``, orthogonalized twice against the
-    basis, replace directions of ``w1`` that lie in it to round-off: `amf.solvers.lanczos_spec`'s breakdown
-    rule), block classical Gram–Schmidt again, Gram-based QR (`_cholqr`, twice when ``w1``
-    was ill-conditioned). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
-    grows by ``||w|| / sigma_min(w1)`` per block step (measured: it reaches O(1) after ~40 steps).
+    and orthogonal to ``basis``. Block classical Gram–Schmidt twice, then SVQB (``q1 = w1 z lambda^{-1/2}`` from
+    the eigen-decomposition of the ``b x b`` Gram, or the thin SVD when the Gram cannot resolve ``w1``; Gaussian
+    vectors from ``key``, orthogonalized twice against the basis, replace directions of ``w1`` that lie in it to
+    round-off: `amf.solvers.lanczos_spec`'s breakdown rule), a Gram-based QR (`_cholqr`); when ``w1`` was
+    ill-conditioned or small, one more Gram–Schmidt pass and the QR twice (the host path's rule). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
+    grows by ``||w|| / sigma_min(w1)`` per block step (docs/performance.md, "Orthogonalization").
     ``h1 = basis w`` when the caller has it already.
     """
     c, n = basis.shape
@@ -217,6 +222,9 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array, h1: jax.Arra
     scale = jnp.sqrt(jnp.max(jnp.sum(w * w, axis=0)))
     h1 = matmul(basis, w) if h1 is None else h1
     w1 = w - matmul(basis.T, h1)
+    g = matmul(basis, w1)  # the second pass before the factorization: what is left of a direction inside the
+    w1 = w1 - matmul(basis.T, g)  # basis is then round-off, and the breakdown floor can see it
+    h1 = h1 + g
     floor = breakdown_floor(c + b, float(eps), scale)
     lam, z = jnp.linalg.eigh(matmul(w1.T, w1))
     unresolved = gram_unresolved(lam[0], jnp.maximum(lam[-1], 0.0), b, float(eps))
@@ -242,13 +250,22 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array, h1: jax.Arra
         return jnp.where(bad[None, :], fresh, q1)
 
     q1 = lax.cond(jnp.any(bad), replace, lambda q: q, q1)
-    h2 = matmul(basis, q1)
-    q2 = q1 - matmul(basis.T, h2)
-    q, r2 = _cholqr(q2)
-    # q1's loss of orthogonality is ~eps cond(w1)^2; past ~eps^(-1/4) one Cholesky-QR pass is not enough
-    ill = jnp.logical_or(jnp.any(bad), lam[0] < jnp.sqrt(eps) * lam[-1])
-    q, r3 = lax.cond(ill, _cholqr, lambda q: (q, jnp.eye(b, dtype=dtype)), q)
-    return q, h1 + matmul(h2, r1), matmul(matmul(r3, r2), r1)
+    # a kept direction of norm sigma carries ~eps ||w|| / sigma along the basis, and a Gram-based QR loses
+    # ~eps cond^2: past sqrt(eps) (or after a replacement) one more pass against the basis, then QR twice
+    ill = jnp.any(bad) | (lam[0] < eps * scale**2) | (lam[0] < jnp.sqrt(eps) * lam[-1])
+
+    def polish(q1):
+        h2 = matmul(basis, q1)
+        q, r2 = _cholqr(q1 - matmul(basis.T, h2))
+        q, r3 = _cholqr(q)
+        return q, h2, matmul(r3, r2)
+
+    def plain(q1):
+        q, r2 = _cholqr(q1)
+        return q, jnp.zeros((c, b), dtype), r2
+
+    q, h2, r2 = lax.cond(ill, polish, plain, q1)
+    return q, h1 + matmul(h2, r1), matmul(r2, r1)
 
 
 def _orthonormalize_local(basis: jax.Array, w: jax.Array, h: jax.Array, start: jax.Array, b: int, top: int, eta):
@@ -348,7 +365,9 @@ def _lanczos(op: Operator, key: jax.Array, tol, max_iterations, plan_: KrylovPla
     sharded = plan_.side == "left" and hasattr(op, "shard_basis")
     shard = op.shard_basis if sharded else (lambda basis: basis)
     basis = shard(jnp.zeros((p + b, n_dim), dtype).at[keep : keep + b].set(start.T))
-    theta = jnp.zeros((keep,), dtype)
+    # the first cycle's rows [0, keep) are empty: Ritz value -1 (M >= 0), so no restart ever keeps them (a zero
+    # there would tie with a zero of M, and eigh could mix the empty rows into a kept vector)
+    theta = jnp.full((keep,), -1.0, dtype)
     resid = jnp.full((k,), jnp.inf, dtype)
     tol = jnp.asarray(tol, dtype)
     eta = semi_orthogonality(tol, float(jnp.finfo(dtype).eps), jnp)

@@ -100,8 +100,8 @@ def _spans(n: int) -> list[tuple[int, int]]:
 
 def coefficients(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``rows @ w`` (``(c, N) x (N, b)``): one range of ``N`` per thread of the kernel's pool, each in column
-    panels of `PANEL` (OpenBLAS then reads a panel of ``w`` from cache instead of memory: 18% faster than one
-    GEMM at ``N = 10^6``, ``c = 104``, ``b = 8``). The host solvers run OpenBLAS single-threaded
+    panels of `PANEL` (OpenBLAS then reads a panel of ``w`` from cache instead of memory; docs/performance.md
+    has the measured gain). The host solvers run OpenBLAS single-threaded
     (`single_blas`), so the GEMMs and the sparse products share the same threads."""
     dtype = np.result_type(rows, w)
 
@@ -117,8 +117,7 @@ def coefficients(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def subtract_span(w: np.ndarray, rows: np.ndarray, h: np.ndarray) -> None:
     """``w -= rows^T h`` in place (``w (N, b)``, ``rows (c, N)``, ``h (c, b)``), one range of ``N`` per thread,
-    in row panels of `PANEL`: the temporary is one panel, and the GEMM 1.5x faster than one call with an ``(N,
-    b)`` temporary at ``N = 10^6``."""
+    in row panels of `PANEL`: the temporary is one panel, not an ``(N, b)`` block (docs/performance.md)."""
 
     def part(span):
         for start in range(span[0], span[1], PANEL):
@@ -143,7 +142,7 @@ def times_small(w: np.ndarray, small: np.ndarray) -> np.ndarray:
 
 def transpose_into(out: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``out[...] = x.T`` for ``x (b, N)`` or ``(N, b)``, one range of ``N`` per thread (a transposing copy is
-    latency-bound: 25 ms for 64 MB on one thread)."""
+    latency-bound)."""
     long_axis = 1 if x.shape[1] >= x.shape[0] else 0
 
     def part(span):

@@ -64,7 +64,7 @@ BREAKDOWN_FACTOR = 30.0
 GRAM_RESOLUTION = 100.0
 """`gram_unresolved`: ``lambda_min <= GRAM_RESOLUTION b eps lambda_max`` of the Gram of a block ``W (N, b)``."""
 
-SCALE_FREE_LOG2 = {np.dtype(np.float64): 64, np.dtype(np.float32): 12}
+SCALE_FREE_LOG2 = {np.dtype(np.float64): 64, np.dtype(np.float32): 16}
 """Norm bounds inside ``2^(+-this)`` are solved unscaled: ``||A||^4`` times a dimension up to ``2^40`` stays
 finite and normal in the dtype."""
 
