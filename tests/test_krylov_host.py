@@ -195,3 +195,39 @@ def test_host_path_reports_the_iteration_limit():
     cert = result.certificate
     assert cert.iterations == 1 and not cert.converged and cert.reason is Reason.ITERATION_LIMIT
     assert cert.max_residual > cert.tolerance
+
+
+def test_a_host_solve_compiles_nothing():
+    """The host path's seeds are derived with numpy (`amf.solvers.lanczos_spec.host_seed`): a solve and its
+    certificate on a CPU sparse matrix start no XLA compilation, with the default key or a given one."""
+    import logging
+
+    from amf.solvers.lanczos_spec import host_seed
+
+    keys = [None, jax.random.key(5), jax.random.PRNGKey(5)]
+    assert host_seed(keys[1], "a") == host_seed(keys[2], "a") != host_seed(keys[1], "b")
+    assert host_seed(None, "a") == host_seed(jax.random.key(0), "a")
+    a = sp.random_array((130, 110), density=0.1, random_state=np.random.default_rng(2), format="csr")
+    compiled = []
+
+    class Compilations(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith(("Compiling", "Finished XLA compilation")):
+                compiled.append(record.getMessage()[:80])
+
+    handler, logger = Compilations(), logging.getLogger("jax")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            jax.clear_caches()  # an earlier test's compilation of the same small programs would hide one here
+            for key in keys:
+                result = topk_svd(a, 5, key=key)
+                assert result.certificate.converged
+            assert compiled == []
+            jax.random.fold_in(jax.random.key(1), 2)  # the handler sees a compilation when there is one
+            assert compiled
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -205,7 +205,7 @@ def _complement_dense(op: Operator, u: jax.Array, vt: jax.Array):
     return jnp.linalg.svd(b, compute_uv=False)[0]
 
 
-def complement_norm(op: Operator, u, vt, *, key: jax.Array, block: int = TOP_BLOCK,
+def complement_norm(op: Operator, u, vt, *, key: jax.Array | None, block: int = TOP_BLOCK,
                     margin: float = TOP_MARGIN, failure: float = TOP_FAILURE,
                     size: float = 1.0) -> tuple[float, str, int, float, int]:
     """``(estimate of ||B||_2, method, steps, failure probability, products)`` for the claimed ``U``, ``V``.
@@ -229,8 +229,9 @@ def complement_norm(op: Operator, u, vt, *, key: jax.Array, block: int = TOP_BLO
     if on_host(op):
         near = np.asarray(vt) if n <= m else np.ascontiguousarray(np.asarray(u).T)
         estimate = certify_host.complement_lanczos(op, near, right=n <= m, block=block, steps=steps,
-                                                   seed=certify_host.host_seed(key), scale=scale)
+                                                   seed=certify_host.host_seed(key, "complement start"), scale=scale)
     else:
+        key = jax.random.key(0) if key is None else key
         estimate = float(to_host(_complement_lanczos(op, u, vt, key, jnp.asarray(scale, u.dtype), block=block,
                                                      steps=steps, right=n <= m)))
     return estimate, "lanczos", steps, failure_probability(side - r, steps, block, margin), 2 * block * steps
@@ -242,7 +243,9 @@ def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | 
 
     ``matrix``: a dense array, a scipy sparse matrix or an `amf.operators.Operator`; ``u (m, r)``, ``s (r,)``
     descending, ``vt (r, n)``. ``tol``: relative residual tolerance (default `DEFAULT_TOL` of the dtype);
-    ``key``: the complement test's own PRNG key (default ``jax.random.key(0)``). ``iterations``, ``matvecs`` and
+    ``key``: the complement test's own PRNG key (default ``jax.random.key(0)``; on the host path its numpy seed
+    `amf.solvers.lanczos_spec.host_seed` ``(key, "complement start")``, derived without a JAX computation).
+    ``iterations``, ``matvecs`` and
     ``finished`` (whether the solver met its own stopping rule) are the solver's, recorded as given.
 
     The returned `SVDResult` holds the arrays and an `SVDCertificate`: ``converged`` when the residuals, the
@@ -280,7 +283,7 @@ def certify_svd(matrix, u, s, vt, *, key: jax.Array | None = None, tol: float | 
         ortho = to_host(_orthonormality(u, vt))
     s_host = to_host(s).astype(np.float64)
     bound, method, steps, probability, products = complement_norm(
-        op, u, vt, key=jax.random.key(0) if key is None else key, size=float(abs(s_host[0])))
+        op, u, vt, key=key, size=float(abs(s_host[0])))
     threshold = float(s_host[-1] + 10 * tolerance * max(s_host[0], 0.0))
     test = TopTest(bound, threshold, bool(bound <= threshold), probability, TOP_MARGIN, method, steps,
                    min(TOP_BLOCK, max(min(op.shape) - s.shape[0], 0)), products)

@@ -560,9 +560,7 @@ def topk_svd(
     if block_size is not None:
         block_size = integer("block_size", block_size, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
     max_iterations = 1000 if max_iterations is None else integer("max_iterations", max_iterations, 1)
-    if key is None:
-        key = jax.random.key(0)
-    elif not (isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if key is not None and not (isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
                                               or (key.dtype == jnp.uint32 and key.shape == (2,)))):
         raise ValueError(f"key must be a JAX PRNG key (jax.random.key(seed)), got {type(key).__name__}")
     if n_rows is not None:
@@ -582,10 +580,10 @@ def topk_svd(
         if on_host(op):  # a CPU: the whole iteration on the host, beside the sparse kernel
             u, s, vt, cycles, products, converged = host_lanczos(
                 op.forward, op.backward, (m, n), k=k, block=plan_.block, keep=plan_.keep, steps=plan_.steps,
-                side=plan_.side, tol=tol, max_iterations=max_iterations, seed=host_seed(key),
+                side=plan_.side, tol=tol, max_iterations=max_iterations, seed=host_seed(key, "krylov start"),
                 scale=scale if exponent else None)
         else:
-            u, s, vt, cycles, converged = _solve(dynamic_op, key, tol, max_iterations, scale, static_op=static_op,
+            u, s, vt, cycles, converged = _solve(dynamic_op, jax.random.key(0) if key is None else key, tol, max_iterations, scale, static_op=static_op,
                                                  plan_=plan_, dtype_name=dtype.name, scaled=bool(exponent))
             products = int(cycles) * 2 * plan_.steps * plan_.block + k  # the cycles and the final Rayleigh–Ritz
         finished = bool(converged)
@@ -594,7 +592,11 @@ def topk_svd(
         if not saturated(np.asarray(s), plan_.block, tol):
             break
         block_size = 2 * plan_.block  # a repeated value filled the block: more copies may exist
-    result = certify_svd(op, u, s, vt, tol=tol, key=jax.random.fold_in(key, 0x7E57), iterations=iterations,
+    if on_host(op):  # the host certificate draws from (key, "complement start"): no JAX computation at all
+        check_key = key
+    else:
+        check_key = jax.random.fold_in(jax.random.key(0) if key is None else key, 0x7E57)
+    result = certify_svd(op, u, s, vt, tol=tol, key=check_key, iterations=iterations,
                          matvecs=matvecs, finished=finished)
     if n_rows is not None and n_rows < m:
         result = SVDResult(result.u[:n_rows], result.s, result.vt, result.certificate)

@@ -24,7 +24,7 @@ scaling and seeds are declared here once, and each back-end only implements them
   ``2^(+-SCALE_FREE_LOG2)`` is multiplied by an exact power of two ``2^-e`` (no rounding) inside the products,
   and its singular values by ``2^e`` at the end; a matrix inside the range is not touched (no cost).
 - **Seeds**: the starting block is Gaussian, from the caller's key; the host path draws it with numpy from
-  `host_seed` of that key; fresh directions after a breakdown come from the same numpy stream (host) or from
+  `host_seed` of that key and a purpose name (``"krylov start"``; its certificate ``"complement start"``); fresh directions after a breakdown come from the same numpy stream (host) or from
   the key folded with the step number (jitted): a solve is a function of its key.
 - **Block reruns** (`saturated`): a block sees at most ``b`` copies of a value per Krylov step; when ``b`` or more
   equal values end before the ``k``-th, the solve is rerun with twice the block.
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import zlib
 
 import jax
 import numpy as np
@@ -115,11 +116,18 @@ def scale_exponent(low: float, high: float, dtype) -> int:
     return math.frexp(math.sqrt(low) * math.sqrt(high))[1]
 
 
-def host_seed(key: jax.Array) -> list[int]:
-    """A numpy seed from the JAX ``key`` (typed or raw ``uint32[2]``): the host paths' random starts."""
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return [int(v) for v in np.asarray(key).ravel()]
+def host_seed(key: jax.Array | None, purpose: str) -> list[int]:
+    """The numpy seed of ``purpose`` under the JAX ``key`` (typed or raw ``uint32[2]``; ``None``: the default
+    key 0): the key's words and ``crc32(purpose)``, for ``numpy.random.default_rng`` (a `numpy.random.SeedSequence`
+    entropy). Named like `amf._random.named_key`; derived without a JAX computation, so the host paths compile
+    nothing."""
+    if key is None:
+        words = [0, 0]  # the words of jax.random.key(0)
+    else:
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            key = jax.random.key_data(key)
+        words = [int(v) for v in np.asarray(key).ravel()]
+    return words + [zlib.crc32(purpose.encode())]
 
 
 def saturated(s: np.ndarray, block: int, tol: float) -> bool:
