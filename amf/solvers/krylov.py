@@ -54,8 +54,9 @@ basis prefix in use, the stopping rule judged after every block step, default bl
 describes the jitted path every other backend runs. One jitted ``lax.while_loop`` over
 cycles; inside a cycle one ``lax.fori_loop`` over the block steps, each reading the whole ``(p + b) x N`` basis
 buffer (rows past the current block are kept zero): a prefix slice would be copied by XLA and would need one
-compiled body per prefix; the zero rows cost more Gram–Schmidt arithmetic (docs/performance.md). A restart rewrites the first ``keep + b`` rows in place, in panels of columns (`_restart_rows`), so
-XLA's temporary memory is the basis plus the final ``k`` Ritz vectors. Static shapes: one compilation
+compiled body per prefix; the zero rows cost more Gram–Schmidt arithmetic (docs/performance.md). A restart
+rewrites the first ``keep + b`` rows in place, in panels of columns (`_restart_rows`), so XLA's temporary memory is
+the basis plus the final ``k`` Ritz vectors. Static shapes: one compilation
 per (operator structure, ``k``, block, dtype); new values of the same operator do not recompile, and nothing
 syncs with the host until the loop ends. A repeated value that fills the block (``b`` or more equal values that
 end before the ``k``-th) triggers a rerun with twice the block. Problems too small for the basis
@@ -66,14 +67,15 @@ Performance: docs/performance.md has the measured runs against ARPACK, PROPACK a
 one read of the whole basis per block step. The block design pays off where gathers and GEMMs are cheap (a GPU:
 `benchmarks/gpu_check.py`).
 
-Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); ``b = clip(k // 8, 4, 16)``; ``keep = k + max(2 b, 8)``
-Ritz vectors kept; ``s = max(4, ceil(4 keep / 3 b))`` block steps per cycle (``p ~ 2.3 keep``);
-``max_iterations`` = 1000 cycles.
+Specification: the tolerances, sizes, stopping rule, breakdown rule (deflation by fresh random directions, so
+every copy of a repeated value is found), scaling of extreme norms and seeds are `amf.solvers.lanczos_spec`'s,
+which both back-ends obey. Defaults: ``tol`` = 1e-8 (float64) / 1e-4 (float32); ``b = clip(k // 8, 4, 16)``;
+``keep = k + max(2 b, 8)`` Ritz vectors kept; ``s = max(4, ceil(4 keep / 3 b))`` block steps per cycle
+(``p ~ 2.3 keep``); ``max_iterations`` = 1000 cycles.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
@@ -90,9 +92,9 @@ from amf.operators import (DenseOperator, Operator, SparseOperator, as_operator,
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
 from amf.solvers.krylov_host import host_lanczos
-from amf.solvers.lanczos_spec import (DEFAULT_TOL, HOST_BLOCK, MAX_CYCLES, RESTART_PANEL, SCALE_FREE_LOG2,
-                                      SELECTIVE_ROWS, KrylovPlan, breakdown_floor, default_tolerance, host_seed,
-                                      plan, gram_unresolved, saturated, scale_exponent, semi_orthogonality,
+from amf.solvers.lanczos_spec import (DEFAULT_TOL, HOST_BLOCK, MAX_CYCLES, RESTART_PANEL, SELECTIVE_ROWS,
+                                      KrylovPlan, breakdown_floor, default_tolerance, gram_unresolved, host_seed,
+                                      norm_bounds, plan, saturated, scale_exponent, semi_orthogonality,
                                       stopping_rule)
 
 __all__ = ["topk_svd", "default_tolerance", "KrylovPlan", "plan", "HOST_BLOCK", "SELECTIVE_ROWS",
@@ -135,53 +137,9 @@ def _as_typed_operator(matrix, dtype):
     return op, np.dtype(dtype)
 
 
-def _norm_bounds(op: Operator) -> tuple[float, float]:
-    """``(L, U)`` with ``L <= ||A||_2 <= U`` for a dense or sparse operator (``L`` the largest entry, ``U`` the
-    Frobenius bound ``sqrt(m n) L``, tightened to ``sqrt(||A||_1 ||A||_inf)`` when that one is out of range); for
-    a function operator both are an estimate by three normalized power steps from a fixed random vector."""
-    m, n = op.shape
-    values = op.matrix if isinstance(op, DenseOperator) else (
-        op.forward.values if isinstance(op, SparseOperator) else getattr(op, "values", None))
-    if values is None:
-        x = np.random.default_rng(0).standard_normal((n, 1))
-        x /= np.linalg.norm(x)
-        estimate = 0.0
-        for _ in range(3):
-            y = np.asarray(op.matmat(jnp.asarray(x, op.dtype)), dtype=np.float64)
-            estimate = _norm(y)
-            if not np.isfinite(estimate) or estimate == 0:
-                break
-            x = np.asarray(op.rmatmat(jnp.asarray(y / estimate, op.dtype)), dtype=np.float64)
-            x = x / (_norm(x) or 1.0)
-        return estimate, estimate
-    low = float(np.max(np.abs(np.asarray(values)), initial=0.0))
-    high = low * np.sqrt(float(m) * float(n))
-    if high > 2.0 ** SCALE_FREE_LOG2[np.dtype(op.dtype)] and isinstance(op, (DenseOperator, SparseOperator)):
-        dense = isinstance(op, DenseOperator)
-        a = np.abs(np.asarray(op.matrix, np.float64)) if dense else None
-        rows = a.sum(axis=1) if dense else _abs_sums(op.forward, n)
-        cols = a.sum(axis=0) if dense else _abs_sums(op.backward, m)
-        high = min(high, float(np.sqrt(np.max(rows, initial=0.0)) * np.sqrt(np.max(cols, initial=0.0))))
-    return low, high
-
-
-def _norm(x: np.ndarray) -> float:
-    """``||x||`` without overflow or underflow of the squares (entries up to the dtype's largest)."""
-    top = float(np.max(np.abs(x), initial=0.0))
-    return top * float(np.linalg.norm(x / top)) if top > 0 and np.isfinite(top) else top
-
-
-def _abs_sums(layout, n: int) -> np.ndarray:
-    """The row sums of ``|A|`` for one orientation of a sparse operator (a product of ``|A|`` with ones)."""
-    magnitude = dataclasses.replace(layout, values=abs(layout.values))
-    ones = np.ones((n, 1), dtype=np.dtype(layout.dtype))
-    product = magnitude.multiply(ones) if hasattr(magnitude, "multiply") else magnitude.matmat(jnp.asarray(ones))
-    return np.asarray(product, dtype=np.float64).ravel()
-
-
 def _scale(op: Operator, dtype) -> int:
     """The exponent ``e`` of the power of two ``A 2^-e`` is solved with (`amf.solvers.lanczos_spec`, "Scale")."""
-    low, high = _norm_bounds(op)
+    low, high = norm_bounds(op)
     if not (np.isfinite(low) and np.isfinite(high)):
         raise InputError("matrix has entries that are not finite (inf or nan)")
     return scale_exponent(low, high, dtype)
@@ -211,8 +169,9 @@ def _orthonormalize(basis: jax.Array, w: jax.Array, key: jax.Array, h1: jax.Arra
     the eigen-decomposition of the ``b x b`` Gram, or the thin SVD when the Gram cannot resolve ``w1``; Gaussian
     vectors from ``key``, orthogonalized twice against the basis, replace directions of ``w1`` that lie in it to
     round-off: `amf.solvers.lanczos_spec`'s breakdown rule), a Gram-based QR (`_cholqr`); when ``w1`` was
-    ill-conditioned or small, one more Gram–Schmidt pass and the QR twice (the host path's rule). The second Gram–Schmidt pass is not optional: with one pass the loss of orthogonality
-    grows by ``||w|| / sigma_min(w1)`` per block step (docs/performance.md, "Orthogonalization").
+    ill-conditioned or small, one more Gram–Schmidt pass and the QR twice (the host path's rule). The second
+    Gram–Schmidt pass is not optional: with one pass the loss of orthogonality grows by ``||w|| / sigma_min(w1)``
+    per block step (docs/performance.md, "Orthogonalization").
     ``h1 = basis w`` when the caller has it already.
     """
     c, n = basis.shape
@@ -514,8 +473,12 @@ def topk_svd(
     Parameters
     ----------
     matrix
-        A dense numpy/JAX array, a scipy sparse matrix, or any `amf.operators.Operator` (e.g.
-        ``FunctionOperator(matmat, rmatmat, shape, dtype)`` for a pair of jit-traceable functions).
+        A dense numpy/JAX array, a scipy sparse matrix, a scipy ``LinearOperator`` (``matmat`` and ``rmatmat``,
+        run on the host in numpy), or any `amf.operators.Operator` (e.g. ``FunctionOperator(matmat, rmatmat,
+        shape, dtype)`` for a pair of jit-traceable functions). The toolkit is real-valued: complex, boolean,
+        object and string dtypes are an `amf.errors.InputError` naming the dtype; integers are converted
+        explicitly; non-finite entries are refused. Any norm works: entries of ``1e+-150`` are solved on an
+        exact power-of-two scaling (`amf.solvers.lanczos_spec`).
     k
         Number of triplets, ``1 <= k < min(m, n)``.
     tol
@@ -531,7 +494,8 @@ def topk_svd(
         Maximum restart cycles (``>= 1``, default 1000); if they run out, ``certificate.converged`` is False
         unless the recomputed residuals pass anyway, and ``certificate.reason`` is ``Reason.ITERATION_LIMIT``.
     key
-        PRNG key for the starting block (default ``jax.random.key(0)``).
+        PRNG key for the starting block (default ``jax.random.key(0)``); the host path draws with numpy from
+        its words and a purpose name (`amf.solvers.lanczos_spec.host_seed`), compiling nothing.
     dtype
         float32 or float64; default: the input's (float64 for integer input).
     n_rows
@@ -559,7 +523,7 @@ def topk_svd(
     tol = float(tol)
     if block_size is not None:
         block_size = integer("block_size", block_size, 1, min(m, n) - 1, f"min(m, n) - 1 = {min(m, n) - 1}")
-    max_iterations = 1000 if max_iterations is None else integer("max_iterations", max_iterations, 1)
+    max_iterations = MAX_CYCLES if max_iterations is None else integer("max_iterations", max_iterations, 1)
     if key is not None and not (isinstance(key, jax.Array) and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
                                               or (key.dtype == jnp.uint32 and key.shape == (2,)))):
         raise ValueError(f"key must be a JAX PRNG key (jax.random.key(seed)), got {type(key).__name__}")
@@ -583,7 +547,8 @@ def topk_svd(
                 side=plan_.side, tol=tol, max_iterations=max_iterations, seed=host_seed(key, "krylov start"),
                 scale=scale if exponent else None)
         else:
-            u, s, vt, cycles, converged = _solve(dynamic_op, jax.random.key(0) if key is None else key, tol, max_iterations, scale, static_op=static_op,
+            start = jax.random.key(0) if key is None else key
+            u, s, vt, cycles, converged = _solve(dynamic_op, start, tol, max_iterations, scale, static_op=static_op,
                                                  plan_=plan_, dtype_name=dtype.name, scaled=bool(exponent))
             products = int(cycles) * 2 * plan_.steps * plan_.block + k  # the cycles and the final Rayleigh–Ritz
         finished = bool(converged)

@@ -253,8 +253,9 @@ def _ritz(t: np.ndarray, r: np.ndarray, b: int, k: int, tol: float):
 
 def _rayleigh_ritz(matrix, ritz: np.ndarray):
     """Rayleigh–Ritz on the other side (`amf.solvers.krylov`, step 5) for the orthonormal Ritz vectors
-    ``ritz = V (N, k)``, ``matrix(x) = A x`` in the stored order: ``W = A V = Q R``, ``R = X S Z^T``; returns ``Q X (M, k)``, ``s`` and ``Z^T``, so that
-    the triplets are ``(Q X, s, Z^T V^T)`` with ``A v_i = s_i u_i`` to round-off.
+    ``ritz = V (N, k)``, ``matrix(x) = A x`` in the stored order: ``W = A V = Q R``, ``R = X S Z^T``; returns
+    ``Q X (M, k)``, ``s`` and ``Z^T``, so that the triplets are ``(Q X, s, Z^T V^T)`` with ``A v_i = s_i u_i`` to
+    round-off.
 
     With the Löwdin factor ``R = G^{1/2}`` of ``G = W^T W = z lambda z^T`` (symmetric, so ``X = Z = z`` and
     ``s = sqrt(lambda)``): ``u = W z / s`` in one GEMM, without a ``Q`` beside ``W``; one Gram-based pass more

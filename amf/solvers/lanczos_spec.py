@@ -24,8 +24,9 @@ scaling and seeds are declared here once, and each back-end only implements them
   ``2^(+-SCALE_FREE_LOG2)`` is multiplied by an exact power of two ``2^-e`` (no rounding) inside the products,
   and its singular values by ``2^e`` at the end; a matrix inside the range is not touched (no cost).
 - **Seeds**: the starting block is Gaussian, from the caller's key; the host path draws it with numpy from
-  `host_seed` of that key and a purpose name (``"krylov start"``; its certificate ``"complement start"``); fresh directions after a breakdown come from the same numpy stream (host) or from
-  the key folded with the step number (jitted): a solve is a function of its key.
+  `host_seed` of that key and a purpose name (``"krylov start"``; its certificate ``"complement start"``);
+  fresh directions after a breakdown come from the same numpy stream (host) or from the key folded with the
+  step number (jitted): a solve is a function of its key.
 - **Block reruns** (`saturated`): a block sees at most ``b`` copies of a value per Krylov step; when ``b`` or more
   equal values end before the ``k``-th, the solve is rerun with twice the block.
 """
@@ -37,10 +38,13 @@ import math
 import zlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from amf.operators import DenseOperator, HostFunctionOperator, SparseOperator
+
 __all__ = ["DEFAULT_TOL", "HOST_BLOCK", "KrylovPlan", "MAX_CYCLES", "RESTART_PANEL", "SCALE_FREE_LOG2",
-           "SELECTIVE_ROWS", "breakdown_floor", "default_tolerance", "gram_unresolved", "host_seed", "plan",
+           "SELECTIVE_ROWS", "breakdown_floor", "default_tolerance", "gram_unresolved", "host_seed", "norm_bounds", "plan",
            "saturated", "scale_exponent", "semi_orthogonality", "stopping_rule"]
 
 DEFAULT_TOL = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 1e-4}
@@ -114,6 +118,59 @@ def scale_exponent(low: float, high: float, dtype) -> int:
     if low <= 0 or (2.0**-limit <= low and high <= 2.0**limit):
         return 0
     return math.frexp(math.sqrt(low) * math.sqrt(high))[1]
+
+
+def norm_bounds(op) -> tuple[float, float]:
+    """``(L, U)`` with ``L <= ||A||_2 <= U`` for a dense or sparse operator (``L`` the largest entry, ``U`` the
+    Frobenius bound ``sqrt(m n) L``, tightened to ``sqrt(||A||_1 ||A||_inf)`` when that one is out of range); for
+    a function operator both are an estimate by three normalized power steps from a fixed random vector (in numpy
+    for a host operator: no compilation). One pass over the entries; the row and column sums only when needed."""
+    m, n = op.shape
+    values = op.matrix if isinstance(op, DenseOperator) else (
+        op.forward.values if isinstance(op, SparseOperator) else getattr(op, "values", None))
+    if values is None:
+        if isinstance(op, HostFunctionOperator):
+            forward, backward = op.forward.multiply, op.backward.multiply
+        else:
+            def forward(x):
+                return op.matmat(jnp.asarray(x, op.dtype))
+
+            def backward(y):
+                return op.rmatmat(jnp.asarray(y, op.dtype))
+        x = np.random.default_rng(0).standard_normal((n, 1))
+        x /= np.linalg.norm(x)
+        estimate = 0.0
+        for _ in range(3):
+            y = np.asarray(forward(x), dtype=np.float64)
+            estimate = _safe_norm(y)
+            if not np.isfinite(estimate) or estimate == 0:
+                break
+            x = np.asarray(backward(y / estimate), dtype=np.float64)
+            x = x / (_safe_norm(x) or 1.0)
+        return estimate, estimate
+    low = float(np.max(np.abs(np.asarray(values)), initial=0.0))
+    high = low * np.sqrt(float(m) * float(n))
+    if high > 2.0 ** SCALE_FREE_LOG2[np.dtype(op.dtype)] and isinstance(op, (DenseOperator, SparseOperator)):
+        dense = isinstance(op, DenseOperator)
+        a = np.abs(np.asarray(op.matrix, np.float64)) if dense else None
+        rows = a.sum(axis=1) if dense else _abs_sums(op.forward, n)
+        cols = a.sum(axis=0) if dense else _abs_sums(op.backward, m)
+        high = min(high, float(np.sqrt(np.max(rows, initial=0.0)) * np.sqrt(np.max(cols, initial=0.0))))
+    return low, high
+
+
+def _safe_norm(x: np.ndarray) -> float:
+    """``||x||`` without overflow or underflow of the squares (entries up to the dtype's largest)."""
+    top = float(np.max(np.abs(x), initial=0.0))
+    return top * float(np.linalg.norm(x / top)) if top > 0 and np.isfinite(top) else top
+
+
+def _abs_sums(layout, n: int) -> np.ndarray:
+    """The row sums of ``|A|`` for one orientation of a sparse operator (a product of ``|A|`` with ones)."""
+    magnitude = dataclasses.replace(layout, values=abs(layout.values))
+    ones = np.ones((n, 1), dtype=np.dtype(layout.dtype))
+    product = magnitude.multiply(ones) if hasattr(magnitude, "multiply") else magnitude.matmat(jnp.asarray(ones))
+    return np.asarray(product, dtype=np.float64).ravel()
 
 
 def host_seed(key: jax.Array | None, purpose: str) -> list[int]:
