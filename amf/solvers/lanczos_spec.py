@@ -148,14 +148,16 @@ def norm_bounds(op) -> tuple[float, float]:
             x = np.asarray(backward(y / estimate), dtype=np.float64)
             x = x / (_safe_norm(x) or 1.0)
         return estimate, estimate
-    low = float(np.max(np.abs(np.asarray(values)), initial=0.0))
+    xp = np if isinstance(values, np.ndarray) else jnp  # a device array (sharded too) is reduced where it lies
+    low = float(xp.max(xp.abs(values), initial=0.0)) if values.size else 0.0
     high = low * np.sqrt(float(m) * float(n))
     if high > 2.0 ** SCALE_FREE_LOG2[np.dtype(op.dtype)] and isinstance(op, (DenseOperator, SparseOperator)):
-        dense = isinstance(op, DenseOperator)
-        a = np.abs(np.asarray(op.matrix, np.float64)) if dense else None
-        rows = a.sum(axis=1) if dense else _abs_sums(op.forward, n)
-        cols = a.sum(axis=0) if dense else _abs_sums(op.backward, m)
-        high = min(high, float(np.sqrt(np.max(rows, initial=0.0)) * np.sqrt(np.max(cols, initial=0.0))))
+        if isinstance(op, DenseOperator):
+            a = jnp.abs(op.matrix)
+            rows, cols = float(jnp.max(jnp.sum(a, axis=1))), float(jnp.max(jnp.sum(a, axis=0)))
+        else:
+            rows, cols = _abs_sums(op.forward, n), _abs_sums(op.backward, m)
+        high = min(high, float(np.sqrt(rows) * np.sqrt(cols)))
     return low, high
 
 
@@ -165,12 +167,12 @@ def _safe_norm(x: np.ndarray) -> float:
     return top * float(np.linalg.norm(x / top)) if top > 0 and np.isfinite(top) else top
 
 
-def _abs_sums(layout, n: int) -> np.ndarray:
-    """The row sums of ``|A|`` for one orientation of a sparse operator (a product of ``|A|`` with ones)."""
+def _abs_sums(layout, n: int) -> float:
+    """The largest row sum of ``|A|`` for one orientation of a sparse operator (a product of ``|A|`` with ones)."""
     magnitude = dataclasses.replace(layout, values=abs(layout.values))
     ones = np.ones((n, 1), dtype=np.dtype(layout.dtype))
     product = magnitude.multiply(ones) if hasattr(magnitude, "multiply") else magnitude.matmat(jnp.asarray(ones))
-    return np.asarray(product, dtype=np.float64).ravel()
+    return float(np.max(np.asarray(product, dtype=np.float64), initial=0.0))
 
 
 def host_seed(key: jax.Array | None, purpose: str) -> list[int]:
