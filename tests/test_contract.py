@@ -120,22 +120,6 @@ def test_theory_checks_judge_a_gradient_solution_against_its_reference(graph):
         amf.build_report(graph, bare, seed=0)
 
 
-def test_old_import_paths_keep_working():
-    from amf.gradient import NegativeWeights, train, train_weighted  # noqa: F401
-    from amf.krylov import topk_svd
-    from amf.resampling import edit, simulator  # noqa: F401
-    from amf.sampling import EdgeSampler, empirical_graph  # noqa: F401
-
-    import amf.convergence
-    import amf.operator
-
-    assert topk_svd is amf.topk_svd and train is amf.train
-    assert amf.convergence.TrainingCertificate is amf.TrainingCertificate
-    assert amf.operator.SparseOperator is amf.operators.SparseOperator
-    with pytest.raises(AttributeError, match="moved to"):
-        amf.operator.no_such_name  # noqa: B018
-
-
 def test_amf_import_graph_has_no_cycle():
     """Module-level and function-level imports alike: every ``import amf.x`` / ``from amf.x import y`` edge."""
     root = Path(amf.__file__).parent
