@@ -2,8 +2,8 @@
 
 `SOLVERS` is the one registry of solver names: each `SolverEntry` says its kind (spectral or gradient), what it
 is, the options it takes, its defaults, its tolerances per dtype and what "converged" means. The command line
-builds its choices and help from it. Spectral solvers (`amf.spectral`) return the canonical Eckart–Young
-minimizer with an `amf.solution.SVDCertificate`; gradient solvers (`amf.solvers.train`) return trained encoders
+builds its choices and help from it. Spectral solvers (`amf.solvers.spectral`) return the canonical Eckart–Young
+minimizer with an `amf.solution.SVDCertificate`; gradient solvers (`amf.solvers.gradient`) return trained encoders
 with an `amf.solution.TrainingCertificate` measured against the exact minimizer.
 """
 
@@ -20,8 +20,8 @@ from amf.graph import CoOccurrence
 from amf.solution import Solution
 from amf.solvers.exact import default_tolerance as exact_tolerance
 from amf.solvers.krylov import default_tolerance as krylov_tolerance
-from amf.solvers.train import OBJECTIVES, train
-from amf.spectral import check_k, encoders_from_svd, spectral_svd
+from amf.solvers.gradient import OBJECTIVES, train
+from amf.solvers.spectral import check_k, encoders_from_svd, spectral_svd
 
 DTYPES = _validate.DTYPES
 
@@ -103,7 +103,7 @@ def solve(graph: CoOccurrence, k: int, *, solver: str = "exact", dtype: str = "f
     """Factorize ``Pn`` at rank ``k`` with ``solver`` (a name in `SOLVERS`) in ``dtype``.
 
     ``options`` are the solver's own (``SOLVERS[solver].options``): ``tol`` for spectral solvers, ``devices``
-    for krylov, and the training options of `amf.solvers.train.train` for gradient solvers. An option the solver
+    for krylov, and the training options of `amf.solvers.gradient.train` for gradient solvers. An option the solver
     does not take is refused with `InputError`.
     """
     k = check_k(graph, k)

@@ -44,7 +44,7 @@ from amf.solvers import training  # noqa: E402
 from amf.solvers.encoders import natural_scale  # noqa: E402
 from amf.solvers.sampler import EdgeSampler  # noqa: E402
 from amf.solvers.sgd import SGD  # noqa: E402
-from amf.spectral import reference_svd  # noqa: E402
+from amf.solvers.spectral import reference_svd  # noqa: E402
 
 
 def numpy_sgd_step(theta_v, theta_l, scale_v, scale_l, i, j, rate):

@@ -20,9 +20,9 @@ from amf.solvers import training
 from amf.solvers.encoders import natural_scale
 from amf.solvers.sampler import EdgeSampler
 from amf.solvers.sgd import SGD
-from amf.solvers.train import train
+from amf.solvers.gradient import train
 from amf.solvers.weighted import train_weighted
-from amf.spectral import reference_svd
+from amf.solvers.spectral import reference_svd
 from tests.helpers import compilations
 from amf.text_induced import pairs_joint, text_induced_graph
 

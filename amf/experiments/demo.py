@@ -13,8 +13,8 @@ import synthetic
 from amf.graph import CoOccurrence
 from amf.report import training_report, verify
 from amf.solution import Solution
-from amf.solvers.train import train
-from amf.spectral import spectral_svd
+from amf.solvers.gradient import train
+from amf.solvers.spectral import spectral_svd
 
 DEMO_MODEL = "planted"
 DEMO_PARAMS = {"n_images": 1200, "n_texts": 900, "n_edges": 24000, "n_classes": 6, "noise": 0.15}

@@ -23,7 +23,7 @@ from amf.experiments.measures import PlantedConfig
 from amf.experiments.runner import Experiment
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solvers.sampler import EdgeSampler
-from amf.spectral import check_k, encoders_from_svd, spectral_svd
+from amf.solvers.spectral import check_k, encoders_from_svd, spectral_svd
 
 
 # ---- empirical graphs ------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 and the Python loop that drives it.
 
 A gradient solver is an `Objective` subclass (``gd``, ``sgd``, ``infonce``, ``weighted``): its loss, defaults,
-tolerances and convergence criterion. `fit` trains any of them; `amf.solvers.train.train` and
+tolerances and convergence criterion. `fit` trains any of them; `amf.solvers.gradient.train` and
 `amf.solvers.weighted.train_weighted` set up the data and judge the result.
 
 Execution: one jitted ``lax.scan`` per chunk of ``chunk`` steps (`run_chunk`; a Python loop over chunks drives

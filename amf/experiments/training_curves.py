@@ -22,8 +22,8 @@ import numpy as np
 from amf.experiments.config import param
 from amf.experiments.measures import PlantedConfig
 from amf.experiments.runner import Experiment
-from amf.solvers.train import OBJECTIVES, train
-from amf.spectral import reference_svd
+from amf.solvers.gradient import OBJECTIVES, train
+from amf.solvers.spectral import reference_svd
 
 SOLVERS = tuple(OBJECTIVES)
 

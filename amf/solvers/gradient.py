@@ -32,7 +32,7 @@ from amf.solvers.gd import GD
 from amf.solvers.infonce import InfoNCE
 from amf.solvers.sampler import EdgeSampler
 from amf.solvers.sgd import SGD
-from amf.spectral import check_k, reference_svd
+from amf.solvers.spectral import check_k, reference_svd
 
 OBJECTIVES: dict[str, type[training.Objective]] = {cls.name: cls for cls in (GD, SGD, InfoNCE)}
 """The gradient solvers on a co-occurrence graph, by name."""
@@ -80,7 +80,7 @@ def train(
       certificate is always measured in float64);
     - ``tau``, ``normalize``, ``mask_duplicates``: InfoNCE temperature, L2-normalization, duplicate masking;
     - ``reference``: `SVDResult` with the top ``k+1`` triplets of ``Pn`` (computed by
-      `amf.spectral.reference_svd` when None: dense SVD on small graphs, ARPACK above);
+      `amf.solvers.spectral.reference_svd` when None: dense SVD on small graphs, ARPACK above);
     - ``progress``: tqdm bar (None: only when stderr is a terminal); ``chunk``: steps per jitted scan;
     - ``tolerance``: overrides the solver's ``tolerances``; ``early_stop``: stop once the criterion holds
       (default: the solver's, gd yes, sgd/infonce no: their schedule defines the run);
