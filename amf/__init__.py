@@ -34,10 +34,9 @@ from amf.solution import (  # noqa: E402
     SVDResult,
     TrainingCertificate,
 )
-from amf.solve import SOLVERS, solve  # noqa: E402
+from amf.solve import SOLVERS, solve, train  # noqa: E402
 from amf.solvers.certify import certify_svd  # noqa: E402
 from amf.solvers.krylov import topk_svd  # noqa: E402
-from amf.solvers.gradient import train  # noqa: E402
 from amf.solvers.weighted import train_weighted  # noqa: E402
 from amf.text_induced import text_induced_graph  # noqa: E402
 

@@ -152,15 +152,16 @@ def known(kind: str, given, allowed: Sequence[str], owner: str = "") -> None:
 
 
 def param(default, *, kind: type, help: str, low=None, high=None, low_open: bool = False, choices: Sequence[str] = (),
-          sweep: bool = True, optional: bool = False, cli: bool = True):
+          sweep: bool = True, optional: bool = False, cli: bool = True, traced: bool = False, accept=None):
     """A declared field of a frozen dataclass: its ``kind`` (``int``, ``float``, ``str``, ``bool``; ``object``
     for values only Python passes, checked by their user), allowed range ``[low, high]`` (``low_open``:
     ``low < value``) or ``choices``, a one-line ``help``, whether a list of values may sweep it (experiment
     configs), whether None is allowed (``optional``: "the default of whoever uses it") and whether the command
-    line offers it (``cli``)."""
-    return dataclasses.field(default=default, metadata={
+    line offers it (``cli``). ``traced``: a value that does not change a compiled program (left out of the
+    dataclass's equality and hash); ``accept``: a predicate for values taken as they are (e.g. ``callable``)."""
+    return dataclasses.field(default=default, compare=not traced, metadata={
         "kind": kind, "help": help, "low": low, "high": high, "low_open": low_open, "choices": tuple(choices),
-        "sweep": sweep, "optional": optional, "cli": cli})
+        "sweep": sweep, "optional": optional, "cli": cli, "traced": traced, "accept": accept})
 
 
 def declared(cls) -> dict[str, dataclasses.Field]:
@@ -173,7 +174,8 @@ def check(name: str, field: dataclasses.Field, value):
     raises `InputError` in the one message format."""
     meta = field.metadata
     kind = meta["kind"]
-    if value is None and meta["optional"] or kind is object:
+    if (value is None and meta["optional"]) or kind is object or (meta["accept"] is not None
+                                                                    and meta["accept"](value)):
         return value
     if kind is int:
         return integer(name, value, meta["low"], meta["high"])

@@ -44,7 +44,8 @@ def verify(
     if embeddings is not None:  # checked before the solve
         f_images, f_texts = check_embeddings(graph, check_k(graph, k), embeddings)
         encoder_tolerance = _validate.positive_float("embedding_tolerance", embedding_tolerance)
-    spectral = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
+    spectral = solve(graph, k, solver=solver, dtype=dtype, seed=seed,
+                     **({} if devices is None else {"devices": devices}))
     if embeddings is None:
         solution = spectral
     else:

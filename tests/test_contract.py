@@ -16,7 +16,7 @@ import amf
 import synthetic
 from amf import Certificate, InputError, Reason, Solution
 from amf.cli import _parser
-from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS
+from amf.solve import SOLVERS, kinds
 from tests.helpers import projector_gap
 
 K = 3
@@ -31,7 +31,7 @@ def graph():
 
 
 def _solve(graph, name, **kwargs):
-    options = FAST if SOLVERS[name].kind == "gradient" else {}
+    options = {key: value for key, value in FAST.items() if key in SOLVERS[name].options}
     return amf.solve(graph, K, solver=name, **options, **kwargs)
 
 
@@ -72,21 +72,25 @@ def test_every_solver_is_reproducible_from_its_seed(graph, name):
 
 
 def test_registry_kinds_and_cli_choices_come_from_one_place():
-    assert set(SPECTRAL_SOLVERS) | set(GRADIENT_SOLVERS) == set(SOLVERS)
+    assert set(kinds("spectral")) | set(kinds("gradient")) == set(SOLVERS)
     assert {"exact", "krylov", "gd", "sgd", "infonce"} <= set(SOLVERS)
     commands = {a.dest: a for a in _parser()._subparsers._group_actions[0].choices["solve"]._actions}
     assert tuple(commands["solver"].choices) == tuple(SOLVERS)
     verify = {a.dest: a for a in _parser()._subparsers._group_actions[0].choices["verify"]._actions}
-    assert tuple(verify["solver"].choices) == SPECTRAL_SOLVERS
+    assert tuple(verify["solver"].choices) == kinds("spectral")
 
 
 def test_options_a_solver_does_not_take_are_refused(graph):
-    with pytest.raises(InputError, match="do not apply to the exact solver"):
+    with pytest.raises(InputError, match="unknown option 'steps' of the exact solver; allowed: tol$"):
         amf.solve(graph, K, solver="exact", steps=10)
-    with pytest.raises(InputError, match="do not apply to the gd solver"):
+    with pytest.raises(InputError, match="unknown option 'tol' of the gd solver"):
         amf.solve(graph, K, solver="gd", tol=1e-3)
-    with pytest.raises(InputError, match="do not apply to the gd solver"):
+    with pytest.raises(InputError, match="unknown option 'devices' of the gd solver"):
         amf.solve(graph, K, solver="gd", devices=2)
+    with pytest.raises(InputError, match="unknown option 'tau' of the gd solver; allowed: steps, lr"):
+        amf.solve(graph, K, solver="gd", tau=0.5)
+    with pytest.raises(InputError, match="unknown option 'batch_size' of the gd solver"):
+        amf.train(graph, K, solver="gd", batch_size=64)
 
 
 def test_reasons_name_the_failure(graph):

@@ -20,7 +20,7 @@ from amf.solvers import training
 from amf.solvers.encoders import natural_scale
 from amf.solvers.sampler import EdgeSampler
 from amf.solvers.sgd import SGD
-from amf.solvers.gradient import train
+from amf.solve import train
 from amf.solvers.weighted import train_weighted
 from amf.solvers.spectral import reference_svd
 from tests.helpers import compilations

@@ -1,27 +1,31 @@
-"""The spectral route: top singular triplets of ``Pn`` and the canonical Eckart–Young encoders built from them.
+"""The spectral solvers and what they share: the top singular triplets of ``Pn`` and the canonical Eckart–Young
+encoders built from them.
 
-Spectral solvers compute the top ``k + 1`` singular triplets of ``Pn`` and return the canonical minimizer
-(docs/theory.md T2a) ``F_V = U_k S_k^{1/2}``, ``F_L = V_k S_k^{1/2}``, i.e. encoders ``f_V = D_V^{-1/2} F_V`` and
-``f_L = D_L^{-1/2} F_L``. `reference_svd` is the float64 spectrum every gradient solver is judged against.
+A spectral solver is a `Spectral` subclass (`Exact`, `Krylov`) whose fields are its options, declared once
+(`amf._validate.param`); its ``svd`` computes the top ``k + 1`` triplets of ``Pn`` and ``solve`` returns the
+canonical minimizer (docs/theory.md T2a) ``F_V = U_k S_k^{1/2}``, ``F_L = V_k S_k^{1/2}``, i.e. encoders
+``f_V = D_V^{-1/2} F_V`` and ``f_L = D_L^{-1/2} F_L``. The registry (`amf.solve.SOLVERS`) lists them.
+`reference_svd` is the float64 spectrum every gradient solver is judged against.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
 
 import jax
 import numpy as np
 import scipy.sparse.linalg as sla
 
 from amf import _validate
+from amf._validate import param
 from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.operators import default_kernel, device_mesh, sharded_operator, sparse_operator
 from amf.operators.ordering import label_order
-from amf.solution import SVDResult
+from amf.solution import Solution, SVDResult
+from amf.solvers import exact, krylov
 from amf.solvers.certify import certify_svd
-from amf.solvers.exact import exact_svd
-from amf.solvers.krylov import topk_svd
-
-SPECTRAL_SOLVERS = ("exact", "krylov")
 
 
 def check_k(graph: CoOccurrence, k) -> int:
@@ -29,29 +33,81 @@ def check_k(graph: CoOccurrence, k) -> int:
     return _validate.rank(k, min(graph.shape))
 
 
-def spectral_svd(
-    graph: CoOccurrence, rank: int, *, solver: str, dtype: str, seed: int = 0, tol=None, devices: int | None = None
-) -> SVDResult:
-    """Top ``rank`` singular triplets of ``Pn`` with the named spectral solver.
+@dataclasses.dataclass(frozen=True)
+class Spectral:
+    """A spectral solver: ``svd(graph, rank, dtype, seed)`` returns the top ``rank`` triplets of ``Pn`` with an
+    `amf.solution.SVDCertificate` (`amf.solvers.certify.certify_svd`); ``solve`` the canonical encoders.
+    Class attributes: ``name``, ``summary`` (one line for help texts), ``default_tolerance(dtype)``."""
 
-    ``devices`` (krylov only) splits the rows of ``Pn`` over that many devices (`amf.operators.sharded`); in a
-    multi-process run (``jax.distributed``) the solve is always sharded over every process's devices.
-    """
-    if solver == "exact":
-        if devices is not None:
-            raise InputError("devices applies to the krylov solver; the exact solver runs on one device")
-        return exact_svd(graph.normalized_dense(), rank, tol=tol, dtype=dtype, key=jax.random.key(seed))
-    if solver == "krylov":
+    tol: float | None = param(None, kind=float, low=0, low_open=True, optional=True, cli=False,
+                              help="residual tolerance of the certificate (default: the solver's, per dtype)")
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    def __post_init__(self):
+        _validate.check_all(self)
+
+    @staticmethod
+    def default_tolerance(dtype) -> float:
+        raise NotImplementedError
+
+    def check_rank(self, graph: CoOccurrence, k: int) -> None:
+        """Refuse a rank the solver cannot reach (default: every ``1 <= k <= min(N_V, N_L)`` is fine)."""
+
+    def svd(self, graph: CoOccurrence, rank: int, *, dtype: str, seed: int = 0) -> SVDResult:
+        """The top ``rank`` singular triplets of ``Pn``, certified."""
+        raise NotImplementedError
+
+    def solve(self, graph: CoOccurrence, k: int, *, dtype: str, seed: int = 0) -> Solution:
+        """The canonical minimizer at rank ``k`` from the top ``min(k + 1, min(N_V, N_L))`` triplets."""
+        self.check_rank(graph, k)
+        svd = self.svd(graph, min(k + 1, min(graph.shape)), dtype=dtype, seed=seed)
+        f_images, f_texts = encoders_from_svd(graph, svd, k)
+        return Solution(f_images, f_texts, solver=self.name, dtype=dtype, certificate=svd.certificate, svd=svd)
+
+
+@dataclasses.dataclass(frozen=True)
+class Exact(Spectral):
+    """Dense LAPACK SVD of ``Pn`` (`amf.solvers.exact.exact_svd`)."""
+
+    name = "exact"
+    summary = "jitted dense LAPACK SVD of Pn (graphs up to a few thousand nodes a side)"
+    default_tolerance = staticmethod(exact.default_tolerance)
+
+    def svd(self, graph, rank, *, dtype, seed=0):
+        return exact.exact_svd(graph.normalized_dense(), rank, tol=self.tol, dtype=dtype, key=jax.random.key(seed))
+
+
+@dataclasses.dataclass(frozen=True)
+class Krylov(Spectral):
+    """Matrix-free block Lanczos (`amf.solvers.krylov.topk_svd`). ``devices`` splits the rows of ``Pn`` over that
+    many devices (`amf.operators.sharded`); in a multi-process run (``jax.distributed``) the solve is always
+    sharded over every process's devices."""
+
+    devices: int | None = param(None, kind=int, low=1, optional=True, cli=False,
+                                help="shard the rows of Pn over this many devices")
+
+    name = "krylov"
+    summary = "matrix-free thick-restart block Lanczos, float32/float64, one or many devices"
+    default_tolerance = staticmethod(krylov.default_tolerance)
+
+    def check_rank(self, graph, k):
+        if k + 1 >= min(graph.shape):
+            raise InputError(
+                f"the krylov solver needs k + 1 < min(N_V, N_L) = {min(graph.shape)} (it computes k + 1 "
+                f"triplets), got k = {k}; use the exact solver")
+
+    def svd(self, graph, rank, *, dtype, seed=0):
         key = jax.random.key(seed)
-        if devices is None and jax.process_count() == 1:
-            return topk_svd(_operator(graph, dtype), rank, tol=tol, key=key)
+        if self.devices is None and jax.process_count() == 1:
+            return krylov.topk_svd(_operator(graph, dtype), rank, tol=self.tol, key=key)
         try:
-            mesh = device_mesh(devices)
+            mesh = device_mesh(self.devices)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         operator = sharded_operator(graph.normalized, mesh, dtype)
-        return topk_svd(operator, rank, tol=tol, key=key, n_rows=graph.n_images)
-    raise InputError(f"unknown spectral solver {solver!r}; choose one of {', '.join(SPECTRAL_SOLVERS)}")
+        return krylov.topk_svd(operator, rank, tol=self.tol, key=key, n_rows=graph.n_images)
 
 
 def _operator(graph: CoOccurrence, dtype):
@@ -81,13 +137,13 @@ def encoders_from_svd(graph: CoOccurrence, svd: SVDResult, k: int) -> tuple[np.n
 def reference_svd(graph: CoOccurrence, k: int, *, tol: float = 1e-10, seed: int = 0) -> SVDResult:
     """Top ``min(k + 1, min(N_V, N_L))`` singular triplets of ``Pn`` in float64, to judge a rank-``k`` result.
 
-    Dense LAPACK SVD (`spectral_svd` with ``solver="exact"``) up to `amf.graph.DENSE_LIMIT` entries; above it,
+    Dense LAPACK SVD (`Exact`) up to `amf.graph.DENSE_LIMIT` entries; above it,
     ARPACK (``scipy.sparse.linalg.svds``) on the sparse ``Pn`` with a fixed start vector, certified by the same
     residuals as the spectral solvers.
     """
     rank = min(k + 1, min(graph.shape))
     if graph.n_images * graph.n_texts <= DENSE_LIMIT:
-        return spectral_svd(graph, rank, solver="exact", dtype="float64")
+        return Exact().svd(graph, rank, dtype="float64")
     if rank >= min(graph.shape):
         raise InputError(f"ARPACK needs k + 1 < min(N_V, N_L) = {min(graph.shape)}, got {rank}")
     v0 = np.random.default_rng(seed).standard_normal(min(graph.shape))
