@@ -328,6 +328,7 @@ def _write_results(out: Path, report: dict, solution, extra=None) -> None:
 
 def _demo(args) -> int:
     from figures import demo as demo_figure  # matplotlib loads only for the commands that draw
+    from figures.style import save
 
     provenance = Provenance.start(command=args.argv)
     out = check_output_folder(args.out, force=args.force)
@@ -339,7 +340,7 @@ def _demo(args) -> int:
     def graph_and_figure(folder: Path) -> None:
         result.graph.save(folder / "graph.npz", metadata={"model": DEMO_MODEL, "params": DEMO_PARAMS,
                                                           "seed": args.seed, "provenance": report["provenance"]})
-        demo_figure.plot(report, folder / "spectrum.png")
+        save(demo_figure.draw(report, {}), folder / "spectrum", ("png",), dpi=100)
 
     _write_results(out, report, result.solution, extra=graph_and_figure)
     print(format_report(report))
