@@ -18,7 +18,8 @@ import pytest
 from amf.cli import main
 from amf.errors import InputError
 from amf.experiments import EXPERIMENTS, equivalence, runner
-from amf.experiments.config import parse_set, to_toml
+from amf._validate import parse_set
+from amf.experiments.config import to_toml
 from amf.graph import read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ import tomllib
 from pathlib import Path
 
 from amf import _validate
-from amf._validate import param, parse_set  # noqa: F401  (the declaration and the reader every config uses)
+from amf._validate import param  # noqa: F401  (the declaration every config field uses)
 from amf.errors import InputError
 
 SEED_MAX = 2**32 - 1

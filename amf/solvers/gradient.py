@@ -29,7 +29,7 @@ from amf._validate import param
 from amf.errors import InputError
 from amf.graph import CoOccurrence
 from amf.losses import mmcl_loss
-from amf.solution import Solution, SVDResult
+from amf.solution import Solution
 from amf.solvers import convergence, training
 from amf.solvers.encoders import mlp_init, natural_scale, table_init
 from amf.solvers.sampler import EdgeSampler
