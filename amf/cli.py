@@ -356,7 +356,7 @@ def _bench(args) -> int:
     if not available:
         raise _Usage(f"no benchmarks found in {folder}: amf bench runs from a source checkout")
     if args.name not in available:
-        raise _Usage(f"unknown benchmark {args.name!r}; choose one of {', '.join(available)}")
+        raise _validate.unknown("benchmark", args.name, available)
     spec = importlib.util.spec_from_file_location(f"bench_{args.name}", folder / f"bench_{args.name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -392,7 +392,7 @@ def _run_config(args) -> int:
 
 def _lookup(name: str):
     if name not in EXPERIMENTS:
-        raise _Usage(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)} (or list)")
+        raise _validate.unknown("experiment", name, [*EXPERIMENTS, "list"])
     return EXPERIMENTS[name]
 
 
@@ -432,18 +432,17 @@ def _start_devices(args) -> None:
     """Before JAX starts its backends: fake ``--devices`` CPU devices (used only when JAX runs on the CPU) and
     join a multi-host run when ``--coordinator`` is given (gloo collectives between CPU processes)."""
     multihost = (args.coordinator, args.num_processes, args.process_id)
+    sharded = [name for name, entry in SOLVERS.items() if "devices" in entry.options]  # solvers that shard
+    if (any(x is not None for x in multihost) or args.devices is not None) and args.solver not in sharded:
+        raise _Usage(f"--devices and multi-host runs need a solver that shards: --solver {' or '.join(sharded)}")
     if any(x is not None for x in multihost):
         if any(x is None for x in multihost):
             raise _Usage("a multi-host run needs --coordinator, --num-processes and --process-id together")
-        if args.solver != "krylov":
-            raise _Usage("multi-host runs need --solver krylov")
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         if args.devices is not None:
             jax.config.update("jax_num_cpu_devices", args.devices // args.num_processes or 1)
         jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
     elif args.devices is not None:
-        if args.solver != "krylov":
-            raise _Usage("--devices needs --solver krylov")
         jax.config.update("jax_num_cpu_devices", args.devices)
 
 
