@@ -105,6 +105,7 @@ def test_solve_writes_embeddings_that_reevaluate(graph_file, tmp_path):
     assert loss == pytest.approx(report["loss_at_solution"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_console_script_runs(graph_file):
     done = subprocess.run(
         [sys.executable, "-m", "amf.cli", "verify", str(graph_file), "--k", "3"], capture_output=True, text=True
@@ -112,6 +113,7 @@ def test_console_script_runs(graph_file):
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_solve_gd_writes_curve_and_converges(graph_file, tmp_path):
     import amf
 

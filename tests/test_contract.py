@@ -93,6 +93,7 @@ def test_options_a_solver_does_not_take_are_refused(graph):
         amf.train(graph, K, solver="gd", batch_size=64)
 
 
+@pytest.mark.slow
 def test_reasons_name_the_failure(graph):
     short = amf.solve(graph, K, solver="gd", steps=10, chunk=10, progress=False)
     assert not short.converged and short.certificate.reason is Reason.ITERATION_LIMIT
@@ -110,6 +111,7 @@ def test_reasons_name_the_failure(graph):
     assert exact.certificate.reason is Reason.CONVERGED
 
 
+@pytest.mark.slow
 def test_theory_checks_judge_a_gradient_solution_against_its_reference(graph):
     trained = amf.solve(graph, K, solver="gd", progress=False)
     report = amf.build_report(graph, trained, seed=0)

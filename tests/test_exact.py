@@ -41,6 +41,7 @@ def matrices(draw):
 
 
 @given(matrices())
+@pytest.mark.slow
 def test_exact_svd_matches_numpy(case):
     a, k = case
     result = exact_svd(a, k)
@@ -97,6 +98,7 @@ def test_certificate_rejects_repeated_triplets():
 
 
 @given(matrices())
+@pytest.mark.slow
 def test_exact_svd_float32(case):
     a, k = case
     a32 = a.astype(np.float32)
@@ -150,6 +152,7 @@ def test_exact_svd_rejects_fractional_k():
 
 
 @given(graph_arrays(labels=False), st.data())
+@pytest.mark.slow
 def test_solve_returns_eckart_young_encoders(arrays, data):
     rows, cols, weights, shape, _, _ = arrays
     graph = CoOccurrence.from_arrays(rows, cols, weights, shape)

@@ -76,6 +76,7 @@ def test_graph_has_an_eigengap(spectrum):
     assert s[K - 1] - s[K] > 0.1
 
 
+@pytest.mark.slow
 def test_gd_reaches_eckart_young(graph, spectrum, reference):
     u, s, _ = spectrum
     sol = train(graph, K, solver="gd", reference=reference, progress=False)
