@@ -12,7 +12,6 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from amf import _legacy  # noqa: E402
 from amf._version import __version__  # noqa: E402
 from amf.errors import InputError  # noqa: E402
 from amf.graph import CoOccurrence, Joint  # noqa: E402
@@ -35,14 +34,11 @@ from amf.solution import (  # noqa: E402
     SVDResult,
     TrainingCertificate,
 )
-from amf.solve import SOLVERS, solve  # noqa: E402
+from amf.solve import SOLVERS, solve, train  # noqa: E402
 from amf.solvers.certify import certify_svd  # noqa: E402
 from amf.solvers.krylov import topk_svd  # noqa: E402
-from amf.solvers.train import train  # noqa: E402
 from amf.solvers.weighted import train_weighted  # noqa: E402
 from amf.text_induced import text_induced_graph  # noqa: E402
-
-_legacy.install()
 
 __all__ = [
     "SOLVERS",

@@ -8,6 +8,7 @@ Exit status: 0 when everything ran and every check passed; 1 when a check failed
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -21,7 +22,7 @@ from amf._format import format_experiment, format_report, format_training
 from amf.checks import EMBEDDING_TOL
 from amf.errors import InputError
 from amf.experiments import EXPERIMENTS
-from amf.experiments.config import SEED_MAX, parse_set, read_toml
+from amf.experiments.config import SEED_MAX, read_toml
 from amf.experiments.demo import DEMO_MODEL, DEMO_PARAMS
 from amf.experiments.demo import demo as run_demo
 from amf.experiments.runner import execute
@@ -32,8 +33,8 @@ from amf.io import (atomic_folder, check_output_file, check_output_folder, read_
 from amf.report import training_report, verify
 from amf.pairs import ids_path, read_pairs, write_pairs_graph
 from amf.provenance import Provenance, environment
-from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS, solve
-from amf.solvers.training import OPTIMIZERS, SCHEDULES
+from amf import _validate
+from amf.solve import SOLVERS, kinds, solve
 
 
 
@@ -93,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     ver = sub.add_parser("verify", help="run every theory check on a graph; print a table; write the report")
     _graph_args(ver)
     ver.add_argument("--json", help="write the report (JSON) here")
-    ver.add_argument("--solver", choices=SPECTRAL_SOLVERS, default="exact", help=_solver_help(SPECTRAL_SOLVERS))
+    ver.add_argument("--solver", choices=kinds("spectral"), default="exact", help=_solver_help(kinds("spectral")))
     ver.add_argument("--dense-limit", type=_at_least(0), default=None,
                      help=f"largest max(N_V, N_L)^2 for the dense checks (default: {DENSE_LIMIT})")
     ver.add_argument("--embeddings", metavar="E.npz",
@@ -108,16 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--solver", choices=tuple(SOLVERS), default="exact", help=_solver_help(tuple(SOLVERS)))
     solve.add_argument("--out", default="amf-out/solve", help="output folder, replaced whole (default: %(default)s)")
     solve.add_argument("--force", action="store_true", help="replace an --out folder that amf did not write")
-    train = solve.add_argument_group(f"gradient solvers ({', '.join(GRADIENT_SOLVERS)}); defaults per solver: "
-                                     + "; ".join(f"{n}: {_defaults(n)}" for n in GRADIENT_SOLVERS))
-    train.add_argument("--steps", type=_at_least(1), help="optimizer steps (default: per solver, above)")
-    train.add_argument("--batch-size", type=_at_least(2), help="pairs per batch, sgd and infonce (default: 1024)")
-    train.add_argument("--lr", type=_positive, help="step size (default: per solver, above)")
-    train.add_argument("--schedule", choices=SCHEDULES, help="step-size schedule (default: per solver, above)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default: per solver, above)")
-    train.add_argument("--tau", type=_positive, help="InfoNCE temperature (infonce only; default: 0.1)")
-    train.add_argument("--normalize", action=argparse.BooleanOptionalAction,
-                       help="InfoNCE: L2-normalize embeddings (infonce only; default: on)")
+    _solver_options(solve)
     solve.set_defaults(handler=_solve)
     bench = sub.add_parser(
         "bench", help="run a benchmark from the checkout's benchmarks/ folder (peers timed in the same run)"
@@ -177,11 +169,15 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="use an --out folder that amf did not write")
 
 
-def _positive(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
     if not (value > 0 and value < float("inf")):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value
@@ -191,8 +187,28 @@ def _solver_help(names: tuple[str, ...]) -> str:
     return "; ".join(f"{name}: {SOLVERS[name].summary}" for name in names) + " (default: exact)"
 
 
-def _defaults(name: str) -> str:
-    return ", ".join(f"{key} {value}" for key, value in SOLVERS[name].defaults.items() if key != "chunk")
+def _options() -> dict[str, tuple[dataclasses.Field, list[str]]]:
+    """Every option a command-line flag offers: its declaration and the solvers that take it (registry order)."""
+    options: dict[str, tuple[dataclasses.Field, list[str]]] = {}
+    for name, entry in SOLVERS.items():
+        for option, field in entry.options.items():
+            if field.metadata["cli"]:
+                options.setdefault(option, (field, []))[1].append(name)
+    return options
+
+
+def _solver_options(p: argparse.ArgumentParser) -> None:
+    """One flag per declared option, its help and defaults read from the declarations (amf.solve.SOLVERS)."""
+    group = p.add_argument_group("solver options (each solver refuses the options it does not take)")
+    for name, (field, solvers) in _options().items():
+        per_solver = [f"{s} {SOLVERS[s].defaults[name]}" for s in solvers if name in SOLVERS[s].defaults]
+        text = _validate.describe(field, "per solver: " + ", ".join(per_solver) if per_solver else None)
+        kind = field.metadata["kind"]
+        flag = {"action": argparse.BooleanOptionalAction} if kind is bool else {
+            "type": {int: _integer, float: _number}.get(kind, str), "choices": field.metadata["choices"] or None}
+        p_help = f"{text}; {', '.join(solvers)} only" if len(solvers) < len(SOLVERS) else text
+        group.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, help=p_help.replace("%", "%%"),
+                           **flag)
 
 
 def _graph_args(p: argparse.ArgumentParser) -> None:
@@ -228,11 +244,7 @@ def _generate(args) -> int:
         return 0
     if not args.model or not args.out:
         raise _Usage("generate needs MODEL and --out (or --list)")
-    params = dict(_key_value(item) for item in args.set)
-    try:
-        edges = synthetic.generate(args.model, seed=args.seed, **params)
-    except ValueError as exc:
-        raise _Usage(str(exc)) from None
+    edges = synthetic.generate(args.model, seed=args.seed, **dict(_validate.parse_set(item) for item in args.set))
     graph = CoOccurrence.from_edges(edges)
     graph.save(args.out, metadata={"model": edges.model, "params": edges.params, "seed": args.seed,
                                    "provenance": {**provenance.as_dict(), **environment(args.seed, "float64")}})
@@ -249,13 +261,6 @@ def _from_pairs(args) -> int:
     print(f"read {pairs.lines} lines: {pairs.shape[0]} images x {pairs.shape[1]} texts, {pairs.nnz} distinct pairs; "
           f"wrote {out} and {mapping}")
     return 0
-
-
-def _key_value(item: str) -> tuple[str, str]:
-    key, sep, value = item.partition("=")
-    if not sep or not key:
-        raise _Usage(f"--set expects KEY=VALUE, got {item!r}")
-    return key.strip(), value
 
 
 def _verify(args) -> int:
@@ -284,29 +289,21 @@ def _verify(args) -> int:
     return 0 if report["passed"] else 1
 
 
-GRADIENT_OPTIONS = ("steps", "batch_size", "lr", "schedule", "optimizer", "tau", "normalize")
-ONLY_FOR = {"tau": ("infonce",), "normalize": ("infonce",), "batch_size": ("sgd", "infonce")}
-"""Gradient options that only some gradient solvers use (given to another, they are refused, not ignored)."""
-
-
 def _solve(args) -> int:
-    options = {name: getattr(args, name) for name in GRADIENT_OPTIONS if getattr(args, name) is not None}
-    for name in options:
-        if SOLVERS[args.solver].kind == "spectral":
-            raise _Usage(f"--{name.replace('_', '-')} applies to gradient solvers only")
-        if args.solver not in ONLY_FOR.get(name, (args.solver,)):
-            raise _Usage(f"--{name.replace('_', '-')} applies to {', '.join(ONLY_FOR[name])} only, not {args.solver}")
+    entry = SOLVERS[args.solver]
+    options = {name: getattr(args, name) for name in _options() if getattr(args, name) is not None}
+    used = entry.settings(**options)  # refuses an option the solver does not take, before any work
     provenance = Provenance.start([args.graph], command=args.argv)
     out = check_output_folder(args.out, force=args.force)
     graph = _load(args)
-    if SOLVERS[args.solver].kind == "spectral":
+    if entry.kind == "spectral":
         report, solution = verify(
             graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed, devices=args.devices
         )
         text = format_report(report)
     else:
         solution = solve(graph, args.k, solver=args.solver, dtype=args.dtype, seed=args.seed, **options)
-        settings = {"solver": args.solver, "k": args.k, "dtype": args.dtype, "seed": args.seed, **options}
+        settings = {"solver": args.solver, "k": args.k, "dtype": args.dtype, "seed": args.seed, **used}
         report = training_report(graph, solution, seed=args.seed, settings=settings)
         text = format_training(report)
     report["provenance"] = provenance.as_dict()
@@ -331,6 +328,7 @@ def _write_results(out: Path, report: dict, solution, extra=None) -> None:
 
 def _demo(args) -> int:
     from figures import demo as demo_figure  # matplotlib loads only for the commands that draw
+    from figures.style import save
 
     provenance = Provenance.start(command=args.argv)
     out = check_output_folder(args.out, force=args.force)
@@ -342,7 +340,7 @@ def _demo(args) -> int:
     def graph_and_figure(folder: Path) -> None:
         result.graph.save(folder / "graph.npz", metadata={"model": DEMO_MODEL, "params": DEMO_PARAMS,
                                                           "seed": args.seed, "provenance": report["provenance"]})
-        demo_figure.plot(report, folder / "spectrum.png")
+        save(demo_figure.draw(report, {}), folder / "spectrum", ("png",), dpi=100)
 
     _write_results(out, report, result.solution, extra=graph_and_figure)
     print(format_report(report))
@@ -358,7 +356,7 @@ def _bench(args) -> int:
     if not available:
         raise _Usage(f"no benchmarks found in {folder}: amf bench runs from a source checkout")
     if args.name not in available:
-        raise _Usage(f"unknown benchmark {args.name!r}; choose one of {', '.join(available)}")
+        raise _validate.unknown("benchmark", args.name, available)
     spec = importlib.util.spec_from_file_location(f"bench_{args.name}", folder / f"bench_{args.name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -372,7 +370,7 @@ def _experiment(args) -> int:
             print(f"{e.name:<{width}}  --quick ~{e.quick_seconds:>3.0f} s  {e.claim}")
         return 0
     experiment = _lookup(args.name)
-    values = dict(parse_set(item) for item in args.set)
+    values = dict(_validate.parse_set(item) for item in args.set)
     seeds = None
     if args.seed is not None or args.seeds is not None:
         count = args.seeds or len(experiment.make_config(quick=args.quick).seeds)
@@ -387,14 +385,14 @@ def _experiment(args) -> int:
 def _run_config(args) -> int:
     data = read_toml(args.config)
     experiment = _lookup(data["experiment"])
-    values = {**data.get("config", {}), **dict(parse_set(item) for item in args.set)}
+    values = {**data.get("config", {}), **dict(_validate.parse_set(item) for item in args.set)}
     config = experiment.make_config(quick=data.get("quick", False), values=values, seeds=data.get("seeds"))
     return _execute(experiment, config, args, inputs=(args.config,))
 
 
 def _lookup(name: str):
     if name not in EXPERIMENTS:
-        raise _Usage(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)} (or list)")
+        raise _validate.unknown("experiment", name, [*EXPERIMENTS, "list"])
     return EXPERIMENTS[name]
 
 
@@ -434,18 +432,17 @@ def _start_devices(args) -> None:
     """Before JAX starts its backends: fake ``--devices`` CPU devices (used only when JAX runs on the CPU) and
     join a multi-host run when ``--coordinator`` is given (gloo collectives between CPU processes)."""
     multihost = (args.coordinator, args.num_processes, args.process_id)
+    sharded = [name for name, entry in SOLVERS.items() if "devices" in entry.options]  # solvers that shard
+    if (any(x is not None for x in multihost) or args.devices is not None) and args.solver not in sharded:
+        raise _Usage(f"--devices and multi-host runs need a solver that shards: --solver {' or '.join(sharded)}")
     if any(x is not None for x in multihost):
         if any(x is None for x in multihost):
             raise _Usage("a multi-host run needs --coordinator, --num-processes and --process-id together")
-        if args.solver != "krylov":
-            raise _Usage("multi-host runs need --solver krylov")
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         if args.devices is not None:
             jax.config.update("jax_num_cpu_devices", args.devices // args.num_processes or 1)
         jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
     elif args.devices is not None:
-        if args.solver != "krylov":
-            raise _Usage("--devices needs --solver krylov")
         jax.config.update("jax_num_cpu_devices", args.devices)
 
 

@@ -15,7 +15,7 @@ from amf.solution import Reason, Solution
 from amf.io import json_safe
 from amf.provenance import environment
 from amf.solve import solve
-from amf.spectral import check_k
+from amf.solvers.spectral import check_k
 
 
 def verify(
@@ -32,7 +32,7 @@ def verify(
 ) -> tuple[dict, Solution]:
     """Solve ``graph`` at rank ``k`` and run every theory check; returns the report and the solution.
 
-    ``devices`` shards the krylov solve (`amf.spectral.spectral_svd`); the checks then run on the gathered factors.
+    ``devices`` shards the krylov solve (`amf.solvers.spectral`); the checks then run on the gathered factors.
 
     ``embeddings = (f_images, f_texts)`` (``(N_V, k)`` and ``(N_L, k)``, e.g. from a CLIP model trained on this
     graph): the spectral ``solver`` computes only the reference spectrum, and the checks judge the given encoders
@@ -44,7 +44,8 @@ def verify(
     if embeddings is not None:  # checked before the solve
         f_images, f_texts = check_embeddings(graph, check_k(graph, k), embeddings)
         encoder_tolerance = _validate.positive_float("embedding_tolerance", embedding_tolerance)
-    spectral = solve(graph, k, solver=solver, dtype=dtype, seed=seed, devices=devices)
+    spectral = solve(graph, k, solver=solver, dtype=dtype, seed=seed,
+                     **({} if devices is None else {"devices": devices}))
     if embeddings is None:
         solution = spectral
     else:

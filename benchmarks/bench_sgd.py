@@ -44,7 +44,7 @@ from amf.solvers import training  # noqa: E402
 from amf.solvers.encoders import natural_scale  # noqa: E402
 from amf.solvers.sampler import EdgeSampler  # noqa: E402
 from amf.solvers.sgd import SGD  # noqa: E402
-from amf.spectral import reference_svd  # noqa: E402
+from amf.solvers.spectral import reference_svd  # noqa: E402
 
 
 def numpy_sgd_step(theta_v, theta_l, scale_v, scale_l, i, j, rate):
@@ -89,7 +89,7 @@ def _median_time(fn, repeats: int) -> float:
 def step_comparison(graph: amf.CoOccurrence, k: int, batch: int, dtype: str, seed: int, repeats: int) -> dict:
     """Time the jitted step and the numpy step on the same batch; check they compute the same update."""
     jdtype = jnp.dtype(dtype)
-    plan = training.Plan(SGD(), "sgd", "constant", 1, 1, batch, ("table", "table"))
+    plan = training.Plan(SGD(batch_size=batch), "sgd", "constant", 1, 1, batch, ("table", "table"))
     p_floor = 1.0 / batch
     scale_v = natural_scale(graph.p_images, p_floor).astype(dtype)
     scale_l = natural_scale(graph.p_texts, p_floor).astype(dtype)
@@ -136,7 +136,7 @@ def step_comparison(graph: amf.CoOccurrence, k: int, batch: int, dtype: str, see
 def chunk_throughput(graph, k, batch, dtype, seed, chunk=200, repeats=3) -> float:
     """Steps per second of the solver's jitted chunk (after compilation)."""
     jdtype = jnp.dtype(dtype)
-    plan = training.Plan(SGD(), "sgd", "cosine", 10**6, chunk, batch, ("table", "table"))
+    plan = training.Plan(SGD(batch_size=batch), "sgd", "cosine", 10**6, chunk, batch, ("table", "table"))
     p_floor = 1.0 / batch
     data = {"images_scale": jnp.asarray(natural_scale(graph.p_images, p_floor), jdtype),
             "texts_scale": jnp.asarray(natural_scale(graph.p_texts, p_floor), jdtype),

@@ -1,6 +1,7 @@
 """Figures of amf: one module per figure, each a ``draw(results, arrays) -> matplotlib Figure`` that only plots
-saved results (``results.json`` and ``arrays.npz`` of an experiment run; for ``scale``, the spectral benchmark's
-rows). `FIGURES` names them; `figures.build.make` runs what is missing, draws and writes the manifest.
+saved results (``results.json`` and ``arrays.npz`` of an experiment run; for ``scale``, ``{"rows": ...}`` with the
+spectral benchmark's rows; for ``demo``, the ``amf demo`` report). Every module follows that one convention:
+``draw`` returns the figure, `figures.style.save` writes it. `FIGURES` names them; `figures.build.make` runs what is missing, draws and writes the manifest.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Figure:
 
 FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("spectrum", "spectrum", "spectrum"),
-    Figure("training", "training", "training"),
+    Figure("training", "training", "training_curves"),
     Figure("equivalence", "equivalence", "equivalence"),
     Figure("consistency", "consistency", "consistency"),
     Figure("diversity", "diversity", "diversity"),

@@ -18,15 +18,6 @@ from figures import style
 METRICS = ("probe_error_ls", "bound_rigorous_phi", "bound_paper_form")
 
 
-def _handles(axes):
-    """Every labelled artist of the panels, once per label."""
-    seen = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(label, handle)
-    return list(seen.values()), list(seen)
-
-
 def draw(results: dict, arrays: dict):
     x, groups = style.series(results, "k")
     ncols = min(len(groups), 3)
@@ -66,7 +57,7 @@ def draw(results: dict, arrays: dict):
     for ax in axes[::ncols]:
         ax.set_ylabel("error rate (share of $p_V$)")
     spare = axes[len(groups)] if len(groups) < len(axes) else None
-    legend = (spare or fig).legend(*_handles(axes),
+    legend = (spare or fig).legend(*style.handles(*axes),
                                    **({"loc": "center"} if spare else {"loc": "outside lower center", "ncols": 3}),
                                    title=note + ("\ndotted line: measured 0" if floor else ""))
     legend.get_title().set_multialignment("center")

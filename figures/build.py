@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amf._version import __version__
+import amf
 from amf.errors import InputError
 from amf.experiments import EXPERIMENTS
 from amf.experiments.config import to_toml
@@ -56,7 +56,7 @@ def up_to_date(folder: Path, experiment: str, config) -> bool:
         version = json.loads((folder / "results.json").read_text())["versions"]["amf"]
     except (OSError, ValueError, KeyError):
         return False
-    return complete and same and version == __version__
+    return complete and same and version == amf.__version__
 
 
 def plan(names, *, quick: bool, out: Path, replot: bool) -> list[tuple[Figure, object]]:
@@ -134,7 +134,7 @@ def _draw_benchmark(figure: Figure, out: Path, bench: Path, formats, dpi: int) -
         rows = json.loads(bench.read_text())
     except ValueError as exc:
         raise InputError(f"cannot read benchmark rows {bench}: {exc}") from None
-    files = save(figure.draw(rows, {}), out / figure.name, formats, dpi)
+    files = save(figure.draw({"rows": rows}, {}), out / figure.name, formats, dpi)
     entry = {"name": figure.name, "claim": "solver time against edges: amf and its peers, measured in one run",
              "files": [f.relative_to(out).as_posix() for f in files], "results": str(bench), "config": None,
              "seeds": None, "versions": None, "computed": 0, "reused": 0, "failed_points": 0}

@@ -54,7 +54,7 @@ def sweep_figure(results: dict, x: str, left: tuple[str, ...], right: tuple[str,
         ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
     notes = [note, "dashed: population closed form" if results["config"].get("n_pairs") else "",
              "dotted line: measured 0" if floor else ""]
-    fig.legend(*_handles(ax_l, ax_r), loc="outside lower center", ncols=3,
+    fig.legend(*style.handles(ax_l, ax_r), loc="outside lower center", ncols=3,
                title="; ".join(n for n in notes if n))
     cfg = results["config"]
     sample = f"{cfg['n_pairs']} sampled pairs" if cfg.get("n_pairs") else "population graph"
@@ -62,16 +62,6 @@ def sweep_figure(results: dict, x: str, left: tuple[str, ...], right: tuple[str,
     fig.suptitle(f"{title}\nsynthetic caption graphs: {cfg['n_classes']} classes × {cfg['styles_per_class']} "
                  f"styles, {sample}, k = {k:.0f}")
     return fig
-
-
-def _handles(*axes):
-    handles, labels = [], []
-    for ax in axes:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels:
-                handles.append(h)
-                labels.append(label)
-    return handles, labels
 
 
 def draw(results: dict, arrays: dict):

@@ -1,18 +1,15 @@
 """The ``amf demo`` figure: the spectrum of the demo graph with the gap at ``k``, and the measured probe error
 beside its bounds.
 
-Input: a verify report (dict, as ``amf verify --json`` / ``amf demo`` write it): ``spectrum`` when present (more
-singular values than the report's ``k + 1``), else ``singular_values``; ``probe_error_ls`` and ``bounds``.
+``draw(results, arrays)`` as every figure module: ``results`` is a verify report (as ``amf verify --json`` /
+``amf demo`` write it): ``spectrum`` when present (more singular values than the report's ``k + 1``), else
+``singular_values``; ``probe_error_ls`` and ``bounds``. ``arrays`` is unused.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import matplotlib.pyplot as plt
 import numpy as np
 
-from amf.io import atomic_write
 from figures import style
 
 BARS = (("probe_error_ls", "$E_{LS}$\nmeasured"), ("rigorous_phi", "$2\\varphi$/gap\nproved"),
@@ -21,9 +18,10 @@ COLORS = {"probe_error_ls": "probe_error_ls", "rigorous_phi": "bound_rigorous_ph
           "rigorous_alpha": "bound_rigorous_alpha", "paper_form": "bound_paper_form"}
 
 
-def plot(report: dict, path: str | Path) -> None:
-    """Two panels (``s_i`` against ``i``, the gap after ``k`` marked; ``E_LS`` beside the bounds, log scale,
-    a measured 0 drawn on a floor labelled 0), written as a PNG to ``path`` atomically."""
+def draw(results: dict, arrays: dict):
+    """Two panels: ``s_i`` against ``i``, the gap after ``k`` marked; ``E_LS`` beside the bounds, log scale, a
+    measured 0 drawn on a floor labelled 0."""
+    report = results
     k = report["k"]
     s = np.asarray(report.get("spectrum") or report["singular_values"], dtype=float)
     top = report["singular_values"]
@@ -67,6 +65,4 @@ def plot(report: dict, path: str | Path) -> None:
     name = f"synthetic {model['name']} graph" if model else "graph"
     fig.suptitle(f"amf demo: {name} of {report['graph'].get('n_images', '?')} images × "
                  f"{report['graph'].get('n_texts', '?')} texts" if "graph" in report else "amf demo")
-    with atomic_write(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    return fig

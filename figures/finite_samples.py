@@ -56,9 +56,7 @@ def draw(results: dict, arrays: dict):
     left.set_title("probe error of the empirical minimizer")
     right.set_ylabel("value (unitless, 0 to 1)")
     right.set_title("what the sample covers")
-    handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
-    labels = [t for ax in (left, right) for t in ax.get_legend_handles_labels()[1]]
-    fig.legend(handles, labels, loc="outside lower center", ncols=2,
+    fig.legend(*style.handles(left, right), loc="outside lower center", ncols=2,
                title=note + ("; dotted: measured 0" if floor else ""))
     cfg = results["config"]
     k = first["k"]["mean"] if "k" in first else cfg.get("k")

@@ -1,7 +1,7 @@
 """``scale``: wall time and peak memory of the top-k SVD of ``Pn`` against the number of edges, amf against its
 peers, from the spectral benchmark's rows (``amf bench spectral --json FILE``, `figures.BENCH_RESULTS`).
 
-Input: a list of rows ``{n, nnz, k, method, time_s, peak_mb, ...}``; amf's rows may carry ``compile_s`` (its JIT
+``results = {"rows": [...]}`` (``arrays`` unused), each row ``{n, nnz, k, method, time_s, peak_mb, ...}``; amf's rows may carry ``compile_s`` (its JIT
 compilation, drawn dashed without it); a row with ``error`` failed or timed out and is drawn as a cross on the
 top edge at its size. Log–log, one colour per method, the legend below the axes.
 """
@@ -13,7 +13,8 @@ from matplotlib.transforms import blended_transform_factory
 from figures import style
 
 
-def draw(rows: list[dict], arrays: dict):
+def draw(results: dict, arrays: dict):
+    rows = results["rows"]
     fig, (time_ax, memory_ax) = style.new_figure(2, height=4.0)
     nnz_of = {r["n"]: r["nnz"] for r in rows if "nnz" in r}
     methods = list(dict.fromkeys(r["method"] for r in rows))

@@ -73,10 +73,8 @@ def draw(results: dict, arrays: dict):
     left.set_title("spectrum of $P_n = D_V^{-1/2} P D_L^{-1/2}$")
     right.set_ylabel("eigenvalue (unitless)")
     right.set_title("text-induced graph: $\\lambda_i = s_i^2$ (T3)")
-    handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
-    labels = [t for ax in (left, right) for t in ax.get_legend_handles_labels()[1]]
     band = "; band: min–max over seeds" if seeds > 1 else ""
-    fig.legend(handles, labels, loc="outside lower center", ncols=2,
+    fig.legend(*style.handles(left, right), loc="outside lower center", ncols=2,
                title=f"{seeds} seed{'s' * (seeds > 1)}, seed mean shown{band}")
     cfg = results["config"]
     about = {"block": f"block: weight {cfg.get('across')} across classes",

@@ -196,6 +196,16 @@ def short_log_ticks(axis) -> None:
     axis.set_minor_formatter(FuncFormatter(label))
 
 
+def handles(*axes) -> tuple[list, list[str]]:
+    """Every labelled artist of the panels, once per label (the first one drawn): the arguments of a shared
+    ``fig.legend``."""
+    seen = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    return list(seen.values()), list(seen)
+
+
 def save(fig, stem: str | Path, formats=("png", "pdf"), dpi: int = 100) -> list[Path]:
     """Write ``stem.<fmt>`` for each format atomically, close the figure; returns the paths."""
     paths = []

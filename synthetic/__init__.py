@@ -1,4 +1,5 @@
-"""Synthetic image–text co-occurrence graphs for the amf toolkit (pure numpy).
+"""Synthetic image–text co-occurrence graphs for the amf toolkit (numpy; parameters checked with
+`amf._validate`).
 
 Generators return an ``Edges`` (COO arrays in the docs/file-format.md graph format plus labels and the resolved
 parameters); ``amf`` turns it into its graph object. Models (``MODELS``, or ``generate(name, seed=, **params)``):
@@ -12,9 +13,10 @@ parameters); ``amf`` turns it into its graph object. Models (``MODELS``, or ``ge
 from __future__ import annotations
 
 import inspect
-import math
 from dataclasses import dataclass, field
 from typing import Callable
+
+from amf._validate import known, parse_value, unknown
 
 from ._edges import Edges
 from .augmentation import augmentation_model
@@ -70,52 +72,18 @@ MODELS: dict[str, Model] = {
     )
 }
 
-_TRUE = {"1", "true", "yes", "on", "t", "y"}
-_FALSE = {"0", "false", "no", "off", "f", "n"}
-
-
-def _convert(model: str, key: str, value: str, default):
-    """Parse a ``--set key=value`` string to the type of the parameter's default."""
-    text = value.strip()
-    try:
-        if isinstance(default, bool):
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            try:
-                return int(text)
-            except ValueError:
-                x = float(text)  # accept "1e6" for integral values
-                if math.isfinite(x) and x.is_integer():
-                    return int(x)
-                raise
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        kind = {bool: "a boolean (true/false)", int: "an integer", float: "a number"}[type(default)]
-        raise ValueError(f"parameter {key!r} of model {model!r} expects {kind}, got {value!r}") from None
-    return value
-
 
 def generate(name: str, *, seed: int = 0, **params) -> Edges:
     """Build the graph of model ``name`` with ``params`` overriding its defaults.
 
-    Values given as strings (e.g. from a CLI ``--set key=value``) are converted to the type of the parameter's
-    default (int / float / bool; ``seed`` to int). Raises ``ValueError`` for an unknown model (listing the known
-    ones), an unknown parameter (listing the allowed ones), an unparsable string or an out-of-range value.
+    Values given as strings (a Python caller's ``"1e6"``) are read as the command line's ``--set`` values are
+    (`amf._validate.parse_value`: TOML; an integral ``1e6`` is an integer). Raises `amf.errors.InputError` (a
+    ``ValueError``) for an unknown model or parameter (naming the nearest and every allowed one) and for a value
+    of the wrong type or out of range.
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+        raise unknown("model", name, sorted(MODELS))
     model = MODELS[name]
-    unknown = sorted(set(params) - set(model.defaults))
-    if unknown:
-        raise ValueError(f"unknown parameter {unknown[0]!r} for model {name!r}; allowed: "
-                         f"{', '.join(list(model.defaults) + ['seed'])}")
-    if isinstance(seed, str):
-        seed = _convert(name, "seed", seed, 0)
-    kwargs = {key: _convert(name, key, val, model.defaults[key]) if isinstance(val, str) else val
-              for key, val in params.items()}
-    return model.fn(seed=seed, **kwargs)
+    known("parameter", params, [*model.defaults, "seed"], f"model {name!r}")
+    read = lambda value: parse_value(value) if isinstance(value, str) else value  # noqa: E731
+    return model.fn(seed=read(seed), **{key: read(value) for key, value in params.items()})

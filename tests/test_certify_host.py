@@ -35,6 +35,7 @@ def dense_svd(a, k=K):
 
 
 @pytest.mark.parametrize("shape", [(900, 700), (700, 900)], ids=["right", "left"])
+@pytest.mark.slow
 def test_host_certificate_matches_the_jitted_one_and_the_dense_truth(shape):
     a, _ = planted(shape, 0)
     u, s, vt, full = dense_svd(a)
@@ -75,6 +76,7 @@ def test_host_complement_of_a_non_orthonormal_claim():
     assert np.isnan(certify_host.complement_lanczos(op, dependent, right=True, block=2, steps=steps, seed=0))
 
 
+@pytest.mark.slow
 def test_host_certificate_accepts_a_tie_at_s_k():
     # s_K = s_{K+1} exactly (two equal blocks): any K of the tied vectors are a top-K SVD, and must pass
     rng = np.random.default_rng(4)

@@ -56,8 +56,8 @@ def test_failed_check_exits_1(graph_file, monkeypatch, capsys):
     "argv, message",
     [
         (["verify", "missing.npz", "--k", "2"], "graph file not found"),
-        (["verify", "{graph}", "--k", "0"], "k must be an integer with 1 <= k"),
-        (["verify", "{graph}", "--k", "99"], "k must be an integer with 1 <= k"),
+        (["verify", "{graph}", "--k", "0"], "k must be an integer in [1, min(N_V, N_L) = "),
+        (["verify", "{graph}", "--k", "99"], "k must be an integer in [1, min(N_V, N_L) = "),
         (["generate", "nosuchmodel", "--out", "{tmp}/g.npz"], "unknown model"),
         (["generate", "block", "--out", "{tmp}/g.npz", "--set", "n_classes=1"], "n_classes"),
         (["generate", "block", "--out", "{tmp}/g.npz", "--set", "colour=red"], "unknown parameter"),
@@ -105,6 +105,7 @@ def test_solve_writes_embeddings_that_reevaluate(graph_file, tmp_path):
     assert loss == pytest.approx(report["loss_at_solution"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_console_script_runs(graph_file):
     done = subprocess.run(
         [sys.executable, "-m", "amf.cli", "verify", str(graph_file), "--k", "3"], capture_output=True, text=True
@@ -112,6 +113,7 @@ def test_console_script_runs(graph_file):
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_solve_gd_writes_curve_and_converges(graph_file, tmp_path):
     import amf
 
@@ -127,5 +129,12 @@ def test_solve_gd_writes_curve_and_converges(graph_file, tmp_path):
 
 def test_solve_rejects_gradient_options_for_spectral_solvers(graph_file, tmp_path, capsys):
     assert main(["solve", str(graph_file), "--k", "3", "--steps", "10", "--out", str(tmp_path / "x")]) == 2
-    assert "--steps applies to gradient solvers only" in capsys.readouterr().err
+    assert "unknown option 'steps' of the exact solver; allowed: tol" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    for solver, flag in (("gd", "--tau"), ("gd", "--batch-size"), ("sgd", "--normalize")):
+        argv = ["solve", str(graph_file), "--k", "3", "--solver", solver, flag, *(["2"] if "normalize" not in flag
+                                                                                   else []), "--out", str(tmp_path / "x")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"unknown option '{flag[2:].replace('-', '_')}' of the {solver} solver; allowed: " in err
+        assert not (tmp_path / "x").exists()

@@ -16,7 +16,7 @@ import amf
 import synthetic
 from amf import Certificate, InputError, Reason, Solution
 from amf.cli import _parser
-from amf.solve import GRADIENT_SOLVERS, SOLVERS, SPECTRAL_SOLVERS
+from amf.solve import SOLVERS, kinds
 from tests.helpers import projector_gap
 
 K = 3
@@ -31,7 +31,7 @@ def graph():
 
 
 def _solve(graph, name, **kwargs):
-    options = FAST if SOLVERS[name].kind == "gradient" else {}
+    options = {key: value for key, value in FAST.items() if key in SOLVERS[name].options}
     return amf.solve(graph, K, solver=name, **options, **kwargs)
 
 
@@ -72,23 +72,28 @@ def test_every_solver_is_reproducible_from_its_seed(graph, name):
 
 
 def test_registry_kinds_and_cli_choices_come_from_one_place():
-    assert set(SPECTRAL_SOLVERS) | set(GRADIENT_SOLVERS) == set(SOLVERS)
+    assert set(kinds("spectral")) | set(kinds("gradient")) == set(SOLVERS)
     assert {"exact", "krylov", "gd", "sgd", "infonce"} <= set(SOLVERS)
     commands = {a.dest: a for a in _parser()._subparsers._group_actions[0].choices["solve"]._actions}
     assert tuple(commands["solver"].choices) == tuple(SOLVERS)
     verify = {a.dest: a for a in _parser()._subparsers._group_actions[0].choices["verify"]._actions}
-    assert tuple(verify["solver"].choices) == SPECTRAL_SOLVERS
+    assert tuple(verify["solver"].choices) == kinds("spectral")
 
 
 def test_options_a_solver_does_not_take_are_refused(graph):
-    with pytest.raises(InputError, match="do not apply to the exact solver"):
+    with pytest.raises(InputError, match="unknown option 'steps' of the exact solver; allowed: tol$"):
         amf.solve(graph, K, solver="exact", steps=10)
-    with pytest.raises(InputError, match="do not apply to the gd solver"):
+    with pytest.raises(InputError, match="unknown option 'tol' of the gd solver"):
         amf.solve(graph, K, solver="gd", tol=1e-3)
-    with pytest.raises(InputError, match="do not apply to the gd solver"):
+    with pytest.raises(InputError, match="unknown option 'devices' of the gd solver"):
         amf.solve(graph, K, solver="gd", devices=2)
+    with pytest.raises(InputError, match="unknown option 'tau' of the gd solver; allowed: steps, lr"):
+        amf.solve(graph, K, solver="gd", tau=0.5)
+    with pytest.raises(InputError, match="unknown option 'batch_size' of the gd solver"):
+        amf.train(graph, K, solver="gd", batch_size=64)
 
 
+@pytest.mark.slow
 def test_reasons_name_the_failure(graph):
     short = amf.solve(graph, K, solver="gd", steps=10, chunk=10, progress=False)
     assert not short.converged and short.certificate.reason is Reason.ITERATION_LIMIT
@@ -106,6 +111,7 @@ def test_reasons_name_the_failure(graph):
     assert exact.certificate.reason is Reason.CONVERGED
 
 
+@pytest.mark.slow
 def test_theory_checks_judge_a_gradient_solution_against_its_reference(graph):
     trained = amf.solve(graph, K, solver="gd", progress=False)
     report = amf.build_report(graph, trained, seed=0)
@@ -118,22 +124,6 @@ def test_theory_checks_judge_a_gradient_solution_against_its_reference(graph):
     bare = dataclasses.replace(short, reference=None)
     with pytest.raises(InputError, match="need the spectrum of Pn"):
         amf.build_report(graph, bare, seed=0)
-
-
-def test_old_import_paths_keep_working():
-    from amf.gradient import NegativeWeights, train, train_weighted  # noqa: F401
-    from amf.krylov import topk_svd
-    from amf.resampling import edit, simulator  # noqa: F401
-    from amf.sampling import EdgeSampler, empirical_graph  # noqa: F401
-
-    import amf.convergence
-    import amf.operator
-
-    assert topk_svd is amf.topk_svd and train is amf.train
-    assert amf.convergence.TrainingCertificate is amf.TrainingCertificate
-    assert amf.operator.SparseOperator is amf.operators.SparseOperator
-    with pytest.raises(AttributeError, match="moved to"):
-        amf.operator.no_such_name  # noqa: B018
 
 
 def test_amf_import_graph_has_no_cycle():

@@ -23,6 +23,7 @@ def drawn(tmp_path_factory):
     return out / "figs", bench, code
 
 
+@pytest.mark.slow
 def test_every_figure_is_drawn_as_png_and_pdf(drawn):
     out, _, code = drawn
     assert code in (0, 1)  # 1: a quick point failed its checks, drawn as measured (the manifest counts them)
@@ -40,6 +41,7 @@ def test_every_figure_is_drawn_as_png_and_pdf(drawn):
     assert code == (1 if any(e["failed_points"] for e in manifest["figures"]) else 0)
 
 
+@pytest.mark.slow
 def test_a_second_run_recomputes_nothing_and_replot_never_computes(drawn, capsys):
     out, bench, code = drawn
     assert main(["figures", "--quick", "--out", str(out), "--bench", str(bench), "--format", "svg"]) == code
@@ -50,6 +52,7 @@ def test_a_second_run_recomputes_nothing_and_replot_never_computes(drawn, capsys
     assert "0 points computed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_only_keeps_the_other_entries_and_recompute_recomputes(drawn):
     out, bench, _ = drawn
     main(["figures", "--quick", "--only", "spectrum", "--recompute", "--out", str(out), "--bench", str(bench)])

@@ -20,9 +20,9 @@ from amf.solvers import training
 from amf.solvers.encoders import natural_scale
 from amf.solvers.sampler import EdgeSampler
 from amf.solvers.sgd import SGD
-from amf.solvers.train import train
+from amf.solve import train
 from amf.solvers.weighted import train_weighted
-from amf.spectral import reference_svd
+from amf.solvers.spectral import reference_svd
 from tests.helpers import compilations
 from amf.text_induced import pairs_joint, text_induced_graph
 
@@ -76,6 +76,7 @@ def test_graph_has_an_eigengap(spectrum):
     assert s[K - 1] - s[K] > 0.1
 
 
+@pytest.mark.slow
 def test_gd_reaches_eckart_young(graph, spectrum, reference):
     u, s, _ = spectrum
     sol = train(graph, K, solver="gd", reference=reference, progress=False)

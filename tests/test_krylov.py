@@ -231,16 +231,16 @@ def test_host_operator_is_freed_when_dropped_although_its_solver_stays_compiled(
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(k=0), "k must satisfy 1 <= k"),
-        (dict(k=SHAPE[1]), "k must satisfy 1 <= k <= min(m, n) - 1 = 179"),
+        (dict(k=0), "k must be an integer in \\[1, "),
+        (dict(k=SHAPE[1]), r"k must be an integer in \[1, min(m, n) - 1 = 179\]"),
         (dict(k=2.5), "k must be an integer"),
         (dict(k=3, tol=0.0), "tol must be a number with 0 < tol < 1"),
         (dict(k=3, tol=-1e-3), "tol must be a number"),
-        (dict(k=3, block_size=0), "block_size must satisfy 1 <= block_size"),
-        (dict(k=3, max_iterations=0), "max_iterations must satisfy 1 <= max_iterations"),
+        (dict(k=3, block_size=0), "block_size must be an integer in \\[1, "),
+        (dict(k=3, max_iterations=0), "max_iterations must be an integer >= 1"),
         (dict(k=3, key=0), "key must be a JAX PRNG key"),
         (dict(k=3, dtype=np.int32), "dtype must be float32 or float64"),
-        (dict(k=3, n_rows=SHAPE[0] + 1), "n_rows must satisfy"),
+        (dict(k=3, n_rows=SHAPE[0] + 1), "n_rows must be an integer in"),
     ],
 )
 def test_invalid_arguments_raise_value_error_naming_the_parameter(kwargs, message):

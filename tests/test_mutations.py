@@ -18,7 +18,7 @@ import amf
 import amf.checks
 import synthetic
 from amf import InputError, build_report, downstream
-from amf.spectral import encoders_from_svd
+from amf.solvers.spectral import encoders_from_svd
 
 K = 4
 

@@ -114,9 +114,11 @@ def test_a_folder_is_called_a_folder(tmp_path, capsys):
     (["verify", "{graph}", "--k", "2", "--solver", "krylov", "--devices", "0"], "must be an integer >= 1"),
     (["verify", "{graph}", "--k", "2", "--dense-limit", "-1"], "must be an integer >= 0"),
     (["verify", "{graph}", "--k", "2", "--bogus"], "unrecognized arguments"),
-    (["solve", "{graph}", "--k", "2", "--solver", "gd", "--tau", "0.5", "--out", "{tmp}/s"], "infonce only"),
-    (["solve", "{graph}", "--k", "2", "--solver", "exact", "--steps", "5", "--out", "{tmp}/s"], "gradient solvers"),
-    (["solve", "{graph}", "--k", "2", "--solver", "sgd", "--lr", "-1", "--out", "{tmp}/s"], "positive"),
+    (["solve", "{graph}", "--k", "2", "--solver", "gd", "--tau", "0.5", "--out", "{tmp}/s"],
+     "unknown option 'tau' of the gd solver"),
+    (["solve", "{graph}", "--k", "2", "--solver", "exact", "--steps", "5", "--out", "{tmp}/s"],
+     "unknown option 'steps' of the exact solver"),
+    (["solve", "{graph}", "--k", "2", "--solver", "sgd", "--lr", "-1", "--out", "{tmp}/s"], "lr must be a number > 0, got -1"),
 ])
 def test_bad_arguments_are_one_line(graph_file, tmp_path, capsys, argv, message):
     argv = [a.format(graph=graph_file, tmp=tmp_path) for a in argv]

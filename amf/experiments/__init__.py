@@ -8,7 +8,7 @@ Modules: `captions` (consistency, diversity), `mmcl_vs_sscl`, `bound_tightness`,
 
 from __future__ import annotations
 
-from amf.experiments import bound_tightness, equivalence, mmcl_vs_sscl, resampling, spectrum, training
+from amf.experiments import bound_tightness, equivalence, mmcl_vs_sscl, resampling, spectrum, training_curves
 from amf.experiments.captions import CONSISTENCY, DIVERSITY
 from amf.experiments.demo import demo
 from amf.experiments.empirical import EXPERIMENT as FINITE_SAMPLES
@@ -16,6 +16,6 @@ from amf.experiments.runner import Experiment, Result, run
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     CONSISTENCY, DIVERSITY, mmcl_vs_sscl.EXPERIMENT, bound_tightness.EXPERIMENT, FINITE_SAMPLES,
-    training.EXPERIMENT, equivalence.EXPERIMENT, resampling.EXPERIMENT, spectrum.EXPERIMENT)}
+    training_curves.EXPERIMENT, equivalence.EXPERIMENT, resampling.EXPERIMENT, spectrum.EXPERIMENT)}
 
 __all__ = ["EXPERIMENTS", "Experiment", "Result", "demo", "run"]

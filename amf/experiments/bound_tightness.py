@@ -15,14 +15,14 @@ import dataclasses
 
 import synthetic
 from amf.errors import InputError
-from amf.experiments.config import param
+from amf.experiments.config import Config, param
 from amf.experiments.measures import mean_of, verified
 from amf.experiments.runner import Experiment
 from amf.graph import CoOccurrence
 
 
 @dataclasses.dataclass(frozen=True)
-class BoundTightnessConfig:
+class BoundTightnessConfig(Config):
     n_images: int = param(600, kind=int, low=2, help="N_V")
     n_texts: int = param(450, kind=int, low=2, help="N_L")
     edges_per_node: int = param(12, kind=int, low=1, help="stored edges per node: n_edges = this x (N_V + N_L)")

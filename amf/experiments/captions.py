@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 import synthetic
-from amf.experiments.config import param
+from amf.experiments.config import Config, param
 from amf.experiments.empirical import empirical_graph
 from amf.experiments.measures import mean_of, verified
 from amf.experiments.runner import Experiment
@@ -24,7 +24,7 @@ from amf.graph import CoOccurrence
 
 
 @dataclasses.dataclass(frozen=True)
-class StyleConfig:
+class StyleConfig(Config):
     """A `synthetic.diversity_model` graph, optionally sampled, verified at ``k`` (0: ``k = n_classes``)."""
 
     n_classes: int = param(6, kind=int, low=2, help="r, the number of classes")

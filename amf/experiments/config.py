@@ -5,6 +5,9 @@ A field holds one value of its kind (``int``, ``float``, ``str``, ``bool``) or, 
 them; every list is a swept axis and several lists make a grid (their product, in field order). ``seeds`` is a
 tuple of run seeds; each grid point runs once per seed.
 
+Hooks are declared by the base class `Config` (``validate``, ``grid``), not looked up by name. ``--set`` values
+are read by `amf._validate.parse_set`, the reader ``amf generate`` uses too.
+
 A TOML config (``amf run CONFIG.toml``)::
 
     experiment = "consistency"
@@ -17,66 +20,62 @@ A TOML config (``amf run CONFIG.toml``)::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 import json
-import math
 import tomllib
-from collections.abc import Sequence
 from pathlib import Path
 
+from amf import _validate
+from amf._validate import param  # noqa: F401  (the declaration every config field uses)
 from amf.errors import InputError
 
 SEED_MAX = 2**32 - 1
-KINDS = {int: "an integer", float: "a number", str: "a string", bool: "a boolean (true/false)"}
+HOOKS = ("validate", "grid")
 
 
-def param(default, *, kind: type, help: str, low=None, high=None, choices: Sequence[str] = (),
-          sweep: bool = True, low_open: bool = False):
-    """A config field: its ``kind``, allowed range ``[low, high]`` (``low_open``: ``low < value``) or ``choices``,
-    a one-line ``help``, and whether a list of values may sweep it."""
-    return dataclasses.field(default=default, metadata={
-        "kind": kind, "help": help, "low": low, "high": high, "choices": tuple(choices), "sweep": sweep,
-        "low_open": low_open})
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The base of every experiment config: frozen `param` fields plus ``seeds``, and two declared hooks that a
+    config overrides when it needs them. A method whose name is close to a hook's but not it (``validat``,
+    ``grids``) is refused when the class is defined: a misspelt hook would otherwise be skipped silently."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, value in vars(cls).items():
+            close = difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.75)
+            if callable(value) and close and name not in HOOKS:
+                raise TypeError(f"{cls.__name__}.{name} looks like the hook {close[0]!r} misspelt")
+
+    def validate(self) -> None:
+        """Checks that join several keys, run at every point of the grid (default: none)."""
+
+    def grid(self) -> list[dict]:
+        """The swept settings: one dict ``{name: value}`` per point of the product of the list-valued fields (in
+        field order); ``[{}]`` when nothing is swept. A config overrides it to lay out a grid that is not a
+        product."""
+        axes = {name: getattr(self, name) for name in fields(type(self)) if isinstance(getattr(self, name), tuple)}
+        return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
 def fields(config_type: type) -> dict[str, dataclasses.Field]:
     """The `param` fields of a config class, by name (``seeds`` excluded)."""
-    return {f.name: f for f in dataclasses.fields(config_type) if f.name != "seeds"}
+    return _validate.declared(config_type)
 
 
 def check_value(name: str, field: dataclasses.Field, value):
     """``value`` of field ``name`` checked and converted (an int given for a float becomes a float; a list
     becomes a tuple); raises `InputError` naming the key."""
-    meta = field.metadata
     if isinstance(value, (list, tuple)):
-        if not meta["sweep"]:
+        if not field.metadata["sweep"]:
             raise InputError(f"config key {name!r} takes one value, not a list")
         if not value:
             raise InputError(f"config key {name!r}: an empty list sweeps nothing")
-        values = tuple(_scalar(name, meta, v) for v in value)
+        values = tuple(_validate.check(name, field, v) for v in value)
         if len(set(values)) != len(values):
             raise InputError(f"config key {name!r} lists a value twice: {list(value)}")
         return values
-    return _scalar(name, meta, value)
-
-
-def _scalar(name: str, meta, value):
-    kind = meta["kind"]
-    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok:
-        raise InputError(f"config key {name!r} expects {KINDS[kind]}, got {value!r}")
-    if kind is float and not math.isfinite(value):
-        raise InputError(f"config key {name!r} must be finite, got {value!r}")
-    if meta["choices"] and value not in meta["choices"]:
-        raise InputError(f"config key {name!r} must be one of {', '.join(meta['choices'])}; got {value!r}")
-    low, high = meta["low"], meta["high"]
-    if low is not None and (value <= low if meta["low_open"] else value < low):
-        raise InputError(f"config key {name!r} must be {'>' if meta['low_open'] else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise InputError(f"config key {name!r} must be <= {high}, got {value!r}")
-    return value
+    return _validate.check(name, field, value)
 
 
 def check_seeds(seeds) -> tuple[int, ...]:
@@ -84,13 +83,11 @@ def check_seeds(seeds) -> tuple[int, ...]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
     if not isinstance(seeds, (list, tuple)) or not seeds:
-        raise InputError(f"config key 'seeds' expects a non-empty list of integers, got {seeds!r}")
-    for seed in seeds:
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
-            raise InputError(f"config key 'seeds': every seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
-    if len(set(seeds)) != len(seeds):
+        raise InputError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    checked = tuple(_validate.integer("seeds", seed, 0, SEED_MAX) for seed in seeds)
+    if len(set(checked)) != len(checked):
         raise InputError(f"config key 'seeds' lists a seed twice: {list(seeds)}")
-    return tuple(int(s) for s in seeds)
+    return checked
 
 
 def build(config_type: type, quick: dict, *, use_quick: bool = False, values: dict | None = None,
@@ -104,26 +101,16 @@ def build(config_type: type, quick: dict, *, use_quick: bool = False, values: di
             preset_seeds = value
             continue
         if key not in known:
-            raise InputError(f"unknown config key {key!r}; known keys: {', '.join(['seeds', *known])}")
+            raise _validate.unknown("config key", key, ["seeds", *known])
         merged[key] = value
     checked = {key: check_value(key, known[key], value) for key, value in merged.items()}
     seeds = seeds if seeds is not None else preset_seeds
     if seeds is not None:
         checked["seeds"] = check_seeds(seeds)
     config = config_type(**checked)
-    if hasattr(config, "validate"):  # checks that join several keys, at every point of the grid
-        for point in grid(config):
-            at(config, point).validate()
+    for point in config.grid():
+        at(config, point).validate()
     return config
-
-
-def grid(config) -> list[dict]:
-    """The swept settings: one dict ``{name: value}`` per point of the product of the list-valued fields (in
-    field order); ``[{}]`` when nothing is swept. A config class with a ``grid()`` method lays out its own."""
-    if hasattr(config, "grid"):
-        return config.grid()
-    axes = {name: getattr(config, name) for name in fields(type(config)) if isinstance(getattr(config, name), tuple)}
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
 def at(config, params: dict):
@@ -135,20 +122,6 @@ def as_dict(config) -> dict:
     """The config as plain data (tuples as lists), seeds included."""
     return {f.name: list(v) if isinstance(v := getattr(config, f.name), tuple) else v
             for f in dataclasses.fields(config)}
-
-
-def parse_set(item: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with VALUE read as a TOML value (``0.1``, ``[0.1, 0.2]``, ``true``, ``"gd"``); a bare word
-    that is not TOML is a string."""
-    key, sep, text = item.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise InputError(f"--set expects KEY=VALUE, got {item!r}")
-    try:
-        value = tomllib.loads(f"value = {text.strip()}")["value"]
-    except tomllib.TOMLDecodeError:
-        value = text.strip()
-    return key, value
 
 
 def read_toml(path: str | Path) -> dict:

@@ -12,9 +12,9 @@ import dataclasses
 import synthetic
 from amf.graph import CoOccurrence
 from amf.report import training_report, verify
+from amf.solve import train
 from amf.solution import Solution
-from amf.solvers.train import train
-from amf.spectral import spectral_svd
+from amf.solvers.spectral import Exact
 
 DEMO_MODEL = "planted"
 DEMO_PARAMS = {"n_images": 1200, "n_texts": 900, "n_edges": 24000, "n_classes": 6, "noise": 0.15}
@@ -38,7 +38,7 @@ def demo(*, seed: int = 0, k: int = DEMO_PARAMS["n_classes"]) -> Demo:
     graph = CoOccurrence.from_edges(edges)
     report, exact = verify(graph, k, seed=seed)
     report["graph"]["model"] = {"name": DEMO_MODEL, "params": edges.params}
-    report["spectrum"] = spectral_svd(graph, min(4 * k, min(graph.shape)), solver="exact", dtype="float64").s.tolist()
+    report["spectrum"] = Exact().svd(graph, min(4 * k, min(graph.shape)), dtype="float64").s.tolist()
     descent = train(graph, k, solver="gd", seed=seed, reference=exact.svd)
     trained = training_report(graph, descent, seed=seed, settings={"solver": "gd", "k": k})
     report["gradient_descent"] = trained

@@ -23,7 +23,7 @@ from amf.experiments.measures import PlantedConfig
 from amf.experiments.runner import Experiment
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solvers.sampler import EdgeSampler
-from amf.spectral import check_k, encoders_from_svd, spectral_svd
+from amf.solvers.spectral import Exact, check_k, encoders_from_svd
 
 
 # ---- empirical graphs ------------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def probe_error_curve(
         raise InputError(f"probe_error_curve uses a dense SVD; graph {graph.shape} is above DENSE_LIMIT")
     k = check_k(graph, k)
     ns = [_check_n(n) for n in np.atleast_1d(ns)]
-    population = spectral_svd(graph, min(k + 1, min(graph.shape)), solver="exact", dtype=dtype)
+    population = Exact().svd(graph, min(k + 1, min(graph.shape)), dtype=dtype)
     optimal = probe_error_ls(graph, encoders_from_svd(graph, population, k)[0])
     optimal_s_k1 = float(population.s[k]) if len(population.s) > k else 0.0
     rows = []
@@ -158,7 +158,7 @@ def probe_error_curve(
                            s_k1=float("nan"), note=f"sample keeps {sample.graph.shape}: fewer than k = {k} nodes")
                 rows.append(row)
                 continue
-            svd = spectral_svd(sample.graph, min(k + 1, min(sample.graph.shape)), solver="exact", dtype=dtype)
+            svd = Exact().svd(sample.graph, min(k + 1, min(sample.graph.shape)), dtype=dtype)
             f_hat = encoders_from_svd(sample.graph, svd, k)[0]
             s = np.pad(np.asarray(svd.s, dtype=np.float64), (0, 1))
             row.update(population_probe_error(graph, f_hat, sample.image_index), s_k=float(s[k - 1]), s_k1=float(s[k]))

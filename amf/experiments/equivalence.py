@@ -21,7 +21,7 @@ import numpy as np
 
 import synthetic
 from amf.errors import InputError
-from amf.experiments.config import param
+from amf.experiments.config import Config, param
 from amf.experiments.runner import Experiment
 from amf.graph import CoOccurrence
 from amf.solve import solve
@@ -35,7 +35,7 @@ EPS = 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
-class EquivalenceConfig:
+class EquivalenceConfig(Config):
     n_images: int = param((30, 100, 300), kind=int, low=4, high=DENSE_SIDE,
                           help="N_V (N_L = 0.8 N_V); the SSCL optimum is a dense eigendecomposition")
     density: float = param((0.05, 0.2, 0.6), kind=float, low=0.0, high=1.0, low_open=True,

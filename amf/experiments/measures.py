@@ -15,7 +15,7 @@ import numpy as np
 
 import synthetic
 from amf.errors import InputError
-from amf.experiments.config import param
+from amf.experiments.config import Config, param
 from amf.graph import CoOccurrence
 from amf.report import verify
 
@@ -65,7 +65,7 @@ def mean_of(values) -> float | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class PlantedConfig:
+class PlantedConfig(Config):
     """The `synthetic.planted_model` graph an experiment measures on; a subclass adds ``k`` and its own keys (and
     may give these other defaults)."""
 

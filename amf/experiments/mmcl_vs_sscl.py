@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 import synthetic
-from amf.experiments.config import param
+from amf.experiments.config import Config, param
 from amf.experiments.measures import matched_rows, verified
 from amf.experiments.runner import Experiment
 from amf.graph import CoOccurrence
@@ -26,7 +26,7 @@ TIE = 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
-class MmclVsSsclConfig:
+class MmclVsSsclConfig(Config):
     n_classes: int = param(4, kind=int, low=2, help="r, the number of classes")
     images_per_class: int = param(16, kind=int, low=2, help="source images per class")
     views_per_image: int = param(4, kind=int, low=1, help="augmented views per source (the images compared)")

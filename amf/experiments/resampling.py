@@ -18,7 +18,7 @@ import numpy as np
 from amf.edits import DEFAULT_FRACTIONS, METHODS
 from amf.errors import InputError
 from amf.experiments.clip_resampling import PAPER_IMAGENET_ACCURACY, compare, simulator
-from amf.experiments.config import param
+from amf.experiments.config import Config, param
 from amf.experiments.runner import Experiment
 
 PAPER_DELTA = {m: round(PAPER_IMAGENET_ACCURACY[m] - PAPER_IMAGENET_ACCURACY["baseline"], 1)
@@ -27,7 +27,7 @@ PAPER_DELTA = {m: round(PAPER_IMAGENET_ACCURACY[m] - PAPER_IMAGENET_ACCURACY["ba
 
 
 @dataclasses.dataclass(frozen=True)
-class ResamplingConfig:
+class ResamplingConfig(Config):
     n_classes: int = param(4, kind=int, low=2, help="classes")
     images_per_class: int = param(16, kind=int, low=2, help="source images per class")
     views_per_image: int = param(4, kind=int, low=1, help="views per source image")

@@ -42,7 +42,7 @@ RUNS = Path("runs")
 class Experiment:
     """One claim of the paper as a configurable run.
 
-    ``config``: the frozen `Config` dataclass (full-size defaults); ``quick``: the overrides of the quick preset;
+    ``config``: the frozen `amf.experiments.config.Config` subclass (full-size defaults); ``quick``: the overrides of the quick preset;
     ``measure(config, seed) -> dict``: the metrics of one point, ``config`` holding that point's values (an
     ``arrays`` entry, name -> ndarray, goes to ``arrays.npz``); ``summarize(config, points) -> dict``: extra
     top-level keys of ``results.json`` (may be None); ``headline``: the metrics the terminal table shows
@@ -57,6 +57,10 @@ class Experiment:
     summarize: Callable[..., dict] | None = None
     headline: tuple[str, ...] = ()
     quick_seconds: float = 0.0
+
+    def __post_init__(self):
+        if not (isinstance(self.config, type) and issubclass(self.config, cfg.Config)):
+            raise TypeError(f"experiment {self.name!r}: its config must be an amf.experiments.config.Config subclass")
 
     def make_config(self, *, quick: bool = False, values: dict | None = None, seeds=None):
         """The validated config: defaults, then the quick preset, then ``values``, then ``seeds``."""
@@ -113,7 +117,7 @@ def run(experiment: Experiment, config, *, folder: Path | None = None, progress:
         log: Callable[[str], None] | None = None) -> Result:
     """Measure every (grid point, seed) of ``config``; with a run ``folder``, reuse the points saved there and
     save each new one as it finishes (the folder must already hold ``config.toml``: see `prepare`)."""
-    settings = cfg.grid(config)
+    settings = config.grid()
     jobs = [(params, seed) for params in settings for seed in config.seeds]
     cache = {}
     keys = [point_key(experiment.name, cfg.at(config, params), seed) for params, seed in jobs]
@@ -149,11 +153,11 @@ def run(experiment: Experiment, config, *, folder: Path | None = None, progress:
             arrays.update({f"p{index:04d}_{name}": a for name, a in point_arrays.items()})
         points.append(point)
     extra = experiment.summarize(config, points) if experiment.summarize is not None else {}
-    return Result(experiment, config, points, summarize(points), extra, arrays, len(missing),
+    return Result(experiment, config, points, seed_statistics(points), extra, arrays, len(missing),
                   len(jobs) - len(missing))
 
 
-def summarize(points: list[dict]) -> list[dict]:
+def seed_statistics(points: list[dict]) -> list[dict]:
     """Per setting (same ``params``): how many seeds, how many passed, and mean / std / min / max over seeds of
     every numeric metric (nested dicts flattened as ``outer.inner``; None values left out)."""
     groups: dict[str, list[dict]] = {}
@@ -283,4 +287,4 @@ def _log(log, folder: Path | None, line: str) -> None:
             handle.write(f"{now()} {line}\n")
 
 
-__all__ = ["Experiment", "Result", "execute", "finish", "point_key", "prepare", "run", "summarize"]
+__all__ = ["Experiment", "Result", "execute", "finish", "point_key", "prepare", "run", "seed_statistics"]

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 import synthetic
-from amf.experiments.config import param
+from amf.experiments.config import Config, param
 from amf.experiments.equivalence import DENSE_SIDE, sscl_optimum
 from amf.experiments.measures import verified
 from amf.experiments.runner import Experiment
@@ -23,7 +23,7 @@ from amf.solve import solve
 
 
 @dataclasses.dataclass(frozen=True)
-class SpectrumConfig:
+class SpectrumConfig(Config):
     graph: str = param(("block", "noisy"), kind=str, choices=("block", "noisy"), help="which graph")
     n_classes: int = param(4, kind=int, low=2, help="r, the classes of both graphs")
     images: int = param(160, kind=int, low=8, high=DENSE_SIDE, help="N_V of both graphs (dense: at most 3000)")

@@ -11,9 +11,8 @@ matvec is single-threaded and reads the matrix once per column, and its multi-ve
 than its matvec at ``10^6`` rows. At ``10^6`` rows and ``10^7`` entries the cost is one random gather of ``b``
 numbers per entry, which misses every cache once ``X`` outgrows the L3 (memory latency, not bandwidth). Two
 things keep the misses in flight: the row ``PREFETCH`` entries ahead is prefetched, and blocks are aligned to a
-cache line (`ALIGN`), so a row of 8 float64 is one line. At ``b = 8``, float64, median of 7 on the 2-core
-machine: 134 ms without either, 78 ms with the prefetch, 49 ms with both (6 ms per column; scipy's matvec
-20-30 ms).
+cache line (`ALIGN`), so a row of 8 float64 is one line. docs/performance.md gives what each of the two
+measured.
 
 Fallback. Without numba (`HAVE_NUMBA` False) the same function multiplies each band with scipy's CSR kernel
 in a thread per band and one matvec per column (scipy releases the GIL), the layout amf used before.
@@ -67,13 +66,13 @@ def band_cuts(indptr: np.ndarray, n_bands: int) -> np.ndarray:
 
 PREFETCH = 16
 """Stored entries ahead whose row of ``X`` a kernel asks the CPU to fetch (``llvm.prefetch``): the gathers are
-memory latency, and without the hint the core keeps only a few in flight (at ``10^6`` rows, ``b = 8``: 134 ms
-without, 78 ms at 16 ahead, 87 ms at 8, 140 ms at 32, docs/performance.md)."""
+memory latency, and without the hint the core keeps only a few in flight (16 measured best of 8, 16 and 32:
+docs/performance.md)."""
 
 ALIGN = 64
 """Byte alignment of the blocks the kernels gather from (`aligned_empty`): a cache line, so that a row of 8
-float64 is one line, not two (numpy's 16-byte alignment splits it: 78 ms -> 49 ms at ``10^6`` rows, ``b = 8``,
-with `PREFETCH`)."""
+float64 is one line, not two (numpy's 16-byte alignment splits it; the measured gain is in
+docs/performance.md)."""
 
 
 def _no_prefetch(x, row, col):  # pragma: no cover - compiled by numba
@@ -108,8 +107,8 @@ NARROW = 4
 
 def _narrow(indptr, indices, data, start, stop, x, y, line):  # pragma: no cover - compiled by numba
     """`_rows` for ``b <= NARROW`` columns (one cache line of ``X`` per entry), the sums in scalars (registers)
-    instead of an array: 1.3-1.5x faster at ``b = 1, 2`` (the complement test's products), no faster at
-    ``b = 4`` and slower at ``b = 8`` (``10^5`` and ``10^6`` rows, docs/performance.md)."""
+    instead of an array: faster at ``b = 1, 2`` (the complement test's products), not at ``b = 4`` and slower at
+    ``b = 8`` (measured at ``10^5`` and ``10^6`` rows, docs/performance.md)."""
     b = x.shape[1]
     last = indptr[stop] - 1 - PREFETCH
     for i in range(start, stop):
@@ -193,9 +192,8 @@ def _compile() -> tuple:
 
 SMALL = 500_000
 """Stored entries below which `csr_block` takes the scipy path while numba's kernels are not yet loaded in this
-process: loading them costs about 0.35 s once (numba's start-up, even from its disk cache), more than a whole
-``k = 32`` solve of a ``10^4``-node graph through scipy's kernel (0.41 s against 0.69 s; at ``10^5`` nodes,
-``9.5 x 10^5`` entries, numba wins: 2.2 s against 2.5 s)."""
+process: loading them (numba's start-up, even from its disk cache) costs more than a whole ``k = 32`` solve of a
+``10^4``-node graph through scipy's kernel, while at ``10^5`` nodes numba wins (docs/performance.md)."""
 
 
 def aligned_empty(shape: tuple[int, int], dtype) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Sparse products on the CPU through a host kernel (`amf.operators.csr_kernel`), called from jitted code.
 
-On a CPU, XLA's gather is the bottleneck of every pure-JAX sparse product (`amf.operators.jagged`): at ``10^6`` rows and
-``10^7`` entries it costs 1.5-3x scipy's single-threaded CSR matvec per column. `HostCSR` keeps the matrix on
+On a CPU, XLA's gather is the bottleneck of every pure-JAX sparse product (`amf.operators.jagged`): at ``10^6``
+rows and ``10^7`` entries it is slower per column than scipy's single-threaded CSR matvec (docs/performance.md). `HostCSR` keeps the matrix on
 the host as one CSR matrix (int32 indices when they fit) split into row bands of equal nonzero counts and
 multiplies a block with `amf.operators.csr_kernel.csr_block`: numba's kernel, parallel over the bands, reading
 the matrix once per block (scipy's matvec per column and band, in threads, when numba is missing). Inside jitted

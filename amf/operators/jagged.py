@@ -21,7 +21,7 @@ both products are gathers (twice the CSR size in all). The same code runs on a G
 
 On a CPU this layout is faster than jax BCOO and a gather + ``segment_sum`` for blocks of 8-32 columns but
 behind scipy's kernel (docs/performance.md, ``python benchmarks/bench_spectral.py --kernels``). XLA's CPU gather
-is the limit (~2-4 ns per gathered number, scalar code); the layout removes the scatter and the ``(nnz, b)``
+is the limit (scalar code per gathered number); the layout removes the scatter and the ``(nnz, b)``
 temporary, not the gather. On a GPU the same code is a plain gather + reduction;
 on a CPU `amf.operators.sparse_operator` uses scipy's kernel in threads instead (`amf.operators.host_csr`).
 """

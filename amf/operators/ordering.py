@@ -2,11 +2,10 @@
 
 The kernel's cost at ``10^6`` rows is one random gather of a ``b``-number row of ``X`` per stored entry, bound
 by memory latency. When rows and columns are ordered so that a row's entries point at nearby rows of ``X``
-(entries of a planted class fall inside the class's block), the gathers hit the cache: at ``10^6`` nodes a
-side, ``10^7`` entries and 32 classes, ordering by class cut the float64 kernel from about 11 to 6-7 ms per
-column at ``b = 8`` (docs/performance.md). Orderings that use the matrix alone were measured too and gained
-nothing there: descending degree (the power-law hubs together) and reverse Cuthill–McKee (2.8 s to compute; a
-random-like graph has few, wide BFS levels). So the ordering used is by labels, where a graph has them
+(entries of a planted class fall inside the class's block), the gathers hit the cache: on planted graphs,
+ordering by class made the kernel markedly faster (docs/performance.md). Orderings that use the matrix alone
+were measured too and gained nothing there: descending degree (the power-law hubs together) and reverse
+Cuthill–McKee (slow to compute; a random-like graph has few, wide BFS levels). So the ordering used is by labels, where a graph has them
 (`label_order`), and none otherwise.
 
 An ordering is a pair ``(rows, cols)`` of permutations: the stored matrix is ``A[rows][:, cols]``, row ``i`` of

@@ -30,7 +30,7 @@ from amf._linalg import principal_angles, projector_distance
 from amf.graph import CoOccurrence
 from amf.losses import mmcl_loss, negative_term, positive_term
 from amf.solution import Reason, SVDResult, TrainingCertificate
-from amf.spectral import encoders_from_svd
+from amf.solvers.spectral import encoders_from_svd
 from amf.solvers.training import Objective
 
 EIGENGAP_MIN = 1e-3

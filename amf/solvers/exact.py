@@ -11,8 +11,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from amf import _validate
 from amf.operators import DenseOperator
 from amf.solution import SVDResult
 from amf.solvers.certify import certify_svd
@@ -41,8 +41,7 @@ def exact_svd(matrix, k: int, *, tol: float | None = None, dtype=None, key: jax.
         raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
     if not jnp.issubdtype(matrix.dtype, jnp.floating):
         matrix = matrix.astype(jnp.float64)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= min(matrix.shape):
-        raise ValueError(f"k must satisfy 1 <= k <= min(m, n) = {min(matrix.shape)}, got {k}")
+    k = _validate.rank(k, min(matrix.shape), "min(m, n)")
     tol = default_tolerance(matrix.dtype) if tol is None else float(tol)
     u, s, vt = _truncated_svd(matrix, k)
     return certify_svd(DenseOperator(matrix), u, s, vt, tol=tol, key=key, iterations=1)

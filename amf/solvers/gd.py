@@ -25,7 +25,6 @@ class GD(Objective):
     summary = "full-batch descent on the population loss (edges + k x k Gram trick)"
     rule = ("loss_gap = (L - L_min) / sum_{2<=i<=k} s_i^2 <= tol and, where s_k - s_{k+1} >= 1e-3, the subspace "
             "distance to span(U_k) <= tol")
-    batched = False
     early_stop = True
     defaults = {"steps": 5000, "lr": 0.2, "optimizer": "momentum", "schedule": "constant", "chunk": 100}
     tolerances = {"float64": {"loss_gap": 1e-6, "subspace_distance": 1e-4},

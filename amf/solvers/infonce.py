@@ -14,24 +14,24 @@ import dataclasses
 import numpy as np
 
 from amf.losses import infonce_loss
-from amf.solvers.training import Objective
+from amf._validate import param
+from amf.solvers.training import Batched
 
 
 @dataclasses.dataclass(frozen=True)
-class InfoNCE(Objective):
+class InfoNCE(Batched):
     """Symmetric InfoNCE with temperature ``tau`` (a hyperparameter); ``normalize`` L2-normalizes embeddings,
     ``mask_duplicates`` removes repeated nodes from the softmaxes (`amf.losses.infonce_loss`)."""
 
-    normalize: bool = True
-    mask_duplicates: bool = False
+    tau: float = param(0.1, kind=float, low=0, low_open=True, traced=True, help="InfoNCE temperature")
+    normalize: bool = param(True, kind=bool, help="L2-normalize the embeddings InfoNCE scores")
+    mask_duplicates: bool = param(False, kind=bool, cli=False, help="leave repeated nodes out of the softmaxes")
 
     name = "infonce"
     summary = "the symmetric CLIP loss with temperature (no theorem: measures reported)"
     rule = "not judged: no theorem ties InfoNCE to the SVD; the measures are reported"
-    batched = True
     rescaled = True
-    defaults = {"steps": 5000, "lr": 1e-2, "optimizer": "adam", "schedule": "cosine", "chunk": 250,
-                "batch_size": 1024}
+    defaults = {"steps": 5000, "lr": 1e-2, "optimizer": "adam", "schedule": "cosine", "chunk": 250}
     tolerances = {"float64": {}, "float32": {}}
 
     def loss(self, data, hyper, f_images, f_texts, i, j):

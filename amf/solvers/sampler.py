@@ -46,6 +46,6 @@ class EdgeSampler:
 
 
 def _search_method() -> str:
-    """``searchsorted`` strategy: the unrolled loop fuses into one kernel on GPUs (7x the default's throughput on
-    an H200) but is 4x slower than the default ``scan`` on CPUs; both return the same indices."""
+    """``searchsorted`` strategy: the unrolled loop fuses into one kernel on GPUs (faster there) but is slower than
+    the default ``scan`` on CPUs (docs/performance.md); both return the same indices."""
     return "scan_unrolled" if jax.default_backend() in ("gpu", "cuda", "rocm") else "scan"

@@ -15,11 +15,11 @@ import dataclasses
 
 from amf.losses import minibatch_loss
 from amf.solvers.convergence import loss_and_subspace
-from amf.solvers.training import Objective
+from amf.solvers.training import Batched
 
 
 @dataclasses.dataclass(frozen=True)
-class SGD(Objective):
+class SGD(Batched):
     """The minibatch estimator on ``B`` sampled pairs; judged by the population loss gap relative to the
     informative part of the minimum and, where the subspace is determined, the subspace distance (a run measured
     on a planted graph reached 1e-3 and 0.03: the tolerances 2e-2 and 0.1 leave room for sampling noise)."""
@@ -28,9 +28,7 @@ class SGD(Objective):
     summary = "minibatch training on pairs drawn from P with the unbiased estimator"
     rule = ("the population loss_gap = (L - L_min) / sum_{2<=i<=k} s_i^2 <= tol and, where s_k - s_{k+1} >= 1e-3, "
             "the subspace distance to span(U_k) <= tol")
-    batched = True
-    defaults = {"steps": 5000, "lr": 0.05, "optimizer": "sgd", "schedule": "cosine", "chunk": 250,
-                "batch_size": 1024}
+    defaults = {"steps": 5000, "lr": 0.05, "optimizer": "sgd", "schedule": "cosine", "chunk": 250}
     tolerances = {"float64": {"loss_gap": 2e-2, "subspace_distance": 0.1},
                   "float32": {"loss_gap": 2e-2, "subspace_distance": 0.1}}
 

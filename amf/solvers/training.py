@@ -1,8 +1,8 @@
 """One training loop for every gradient solver: the `Objective` interface, optimizers, schedules, the jitted chunk
 and the Python loop that drives it.
 
-A gradient solver is an `Objective` subclass (``gd``, ``sgd``, ``infonce``, ``weighted``): its loss, defaults,
-tolerances and convergence criterion. `fit` trains any of them; `amf.solvers.train.train` and
+A gradient solver is an `Objective` subclass (``gd``, ``sgd``, ``infonce``, ``weighted``): its loss, own options,
+defaults, tolerances and convergence criterion. `fit` trains any of them; `amf.solvers.gradient.fit_graph` and
 `amf.solvers.weighted.train_weighted` set up the data and judge the result.
 
 Execution: one jitted ``lax.scan`` per chunk of ``chunk`` steps (`run_chunk`; a Python loop over chunks drives
@@ -47,14 +47,19 @@ INIT_SCALE = 0.1
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
-    """A gradient solver: what it minimizes, how it trains by default, and when its result counts as converged.
+    """A gradient solver: what it minimizes, its own options, how it trains by default, and when its result
+    counts as converged.
 
-    Subclasses are frozen dataclasses whose fields are the objective's static options (they change the compiled
-    program, e.g. InfoNCE's ``normalize``); the class attributes describe the solver:
+    Subclasses are frozen dataclasses whose `amf._validate.param` fields are the solver's own options, declared
+    once: the registry (`amf.solve.SOLVERS`) derives from them the keywords `amf.solve` accepts, the command line's
+    flags and help, and the report's ``settings``; they are checked when the objective is made. A field declared
+    ``traced`` (InfoNCE's ``tau``) reaches the loss as a traced value in ``hyper`` and is left out of the
+    objective's hash, so runs that differ only in it share one compiled program; the others are static (they
+    change the compiled program, e.g. InfoNCE's ``normalize``). The class attributes describe the solver:
 
     - ``name``, ``summary``: registry name and one line for help texts;
-    - ``batched``: trains on pairs ``(i_b, j_b) ~ P`` drawn each step (else on the whole graph);
-    - ``defaults``: ``steps, lr, optimizer, schedule, chunk`` (and ``batch_size`` when batched);
+    - ``batched``: trains on pairs ``(i_b, j_b) ~ P`` drawn each step (else on the whole graph; see `Batched`);
+    - ``defaults``: ``steps, lr, optimizer, schedule, chunk``: the defaults of the shared training options;
     - ``tolerances``: per dtype name, the thresholds the criterion uses;
     - ``rule``: what "converged" means, in words (the criterion states it with the measured values);
     - ``early_stop``: whether a run stops as soon as the criterion holds (else its schedule defines it);
@@ -65,11 +70,18 @@ class Objective:
     name: ClassVar[str]
     summary: ClassVar[str]
     rule: ClassVar[str]
-    batched: ClassVar[bool]
+    batched: ClassVar[bool] = False
     defaults: ClassVar[Mapping[str, Any]]
     tolerances: ClassVar[Mapping[str, Mapping[str, float]]]
     early_stop: ClassVar[bool] = False
     rescaled: ClassVar[bool] = False
+
+    def __post_init__(self):
+        _validate.check_all(self)
+
+    def hyper(self) -> dict[str, Any]:
+        """The values of the ``traced`` options, by name (they join ``lr`` in the loss's ``hyper``)."""
+        return {name: getattr(self, name) for name, f in _validate.declared(self).items() if f.metadata["traced"]}
 
     def representation(self, f: np.ndarray) -> np.ndarray:
         """The embeddings the objective scores, from an encoder's output ``f (N, k)`` (default: ``f`` itself)."""
@@ -84,6 +96,15 @@ class Objective:
         """``(holds, rule in words)`` for float64 ``measures`` of a run (`amf.solvers.convergence`); ``holds`` is
         None for an objective that no rule judges (its measures are reported only)."""
         raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Batched(Objective):
+    """An objective trained on ``batch_size`` pairs drawn from ``P`` each step."""
+
+    batch_size: int = _validate.param(1024, kind=int, low=2, help="pairs per batch")
+
+    batched = True
 
 
 @dataclasses.dataclass(frozen=True)

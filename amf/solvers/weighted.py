@@ -41,7 +41,6 @@ class Weighted(training.Objective):
     summary = "-2 sum A<f,f'> + sum N<f,f'>^2 with reweighted negatives (stationarity; no SVD solution)"
     rule = ("N = w w^T: as gd, against the eigenvector optimum of Abar; otherwise stationarity (relative loss change "
             "and relative gradient norm <= tol), not a certified minimum")
-    batched = False
     early_stop = True
     defaults = {"steps": 5000, "lr": 0.2, "optimizer": "momentum", "schedule": "constant", "chunk": 100}
     tolerances = {"float64": {"relative_change": 1e-9, "gradient_norm": 1e-6},
@@ -141,7 +140,7 @@ def train_weighted(
     theta = table_init(named_key(seed, "gradient/init/images"), n, k, row_scale=row_scale, scale=init_scale,
                        dtype=jdtype)
     params = {"images": theta, "texts": jnp.zeros((0, k), jdtype)}
-    hyper = {"lr": jnp.asarray(lr, jdtype), "tau": jnp.asarray(1.0, jdtype)}
+    hyper = {"lr": jnp.asarray(lr, jdtype)}
     positives64, negatives64 = pairs_joint(a, np.float64), negatives.astype(jnp.float64)
     scale64 = jnp.asarray(natural_scale(w), jnp.float64)
 

@@ -22,18 +22,19 @@ import numpy as np
 from amf.experiments.config import param
 from amf.experiments.measures import PlantedConfig
 from amf.experiments.runner import Experiment
-from amf.solvers.train import OBJECTIVES, train
-from amf.spectral import reference_svd
+from amf.solution import Reason
+from amf.solve import SOLVERS, kinds, train
+from amf.solvers.spectral import reference_svd
 
-SOLVERS = tuple(OBJECTIVES)
+GRADIENT = kinds("gradient")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig(PlantedConfig):
     k: int = param(0, kind=int, low=0, help="rank; 0 = n_classes")
-    solver: str = param(SOLVERS, kind=str, choices=SOLVERS, help="gradient solvers trained")
+    solver: str = param(GRADIENT, kind=str, choices=GRADIENT, help="gradient solvers trained")
     tau: float = param((0.05, 0.1, 0.2, 0.5, 1.0), kind=float, low=0.0, low_open=True,
-                       help="InfoNCE temperatures (infonce only)")
+                       help="temperatures, for the solvers that take one (infonce)")
     steps: int = param(0, kind=int, low=0, help="optimizer steps; 0 = each solver's default")
     batch_size: int = param(1024, kind=int, low=2, help="pairs per batch (sgd, infonce)")
     graph_seed: int = param(0, kind=int, low=0, high=2**32 - 1,
@@ -41,22 +42,20 @@ class TrainingConfig(PlantedConfig):
     seeds: tuple[int, ...] = (0, 1, 2)
 
     def grid(self) -> list[dict]:
-        """Each listed solver once; InfoNCE once per temperature (``tau = None`` for the others)."""
+        """Each listed solver once; a solver with a temperature option (InfoNCE) once per temperature (``tau =
+        None`` for the others)."""
         solvers = self.solver if isinstance(self.solver, tuple) else (self.solver,)
         taus = self.tau if isinstance(self.tau, tuple) else (self.tau,)
-        return [{"solver": s, "tau": t} for s in solvers for t in (taus if s == "infonce" else (None,))]
+        return [{"solver": s, "tau": t} for s in solvers for t in (taus if "tau" in SOLVERS[s].options else (None,))]
 
 
 def measure(config: TrainingConfig, seed: int) -> dict:
     graph = config.planted_graph(config.graph_seed)
     k = config.k or config.n_classes
     reference = reference_svd(graph, k)
-    options = {"steps": config.steps or None, "seed": seed, "reference": reference, "progress": False}
-    if config.solver != "gd":
-        options["batch_size"] = config.batch_size
-    if config.solver == "infonce":
-        options["tau"] = config.tau
-    solution = train(graph, k, solver=config.solver, **options)
+    keys = {"steps": config.steps or None, "batch_size": config.batch_size, "tau": config.tau}
+    options = {name: value for name, value in keys.items() if name in SOLVERS[config.solver].options}
+    solution = train(graph, k, solver=config.solver, seed=seed, reference=reference, progress=False, **options)
     cert = solution.certificate
     basis = np.linalg.qr(np.sqrt(graph.p_images)[:, None] * solution.f_images)[0]
     informative = np.asarray(reference.u, dtype=np.float64)[:, 1:k]  # u_2 .. u_k: all but the constant u_1
@@ -74,16 +73,16 @@ def measure(config: TrainingConfig, seed: int) -> dict:
         "reason": str(cert.reason), "criterion": cert.criterion,
         "arrays": {name: np.asarray(curve[name]) for name in ("step", "loss", "loss_gap", "subspace_distance",
                                                               "objective")},
-        "passed": None if config.solver == "infonce" else bool(cert.converged),
+        "passed": None if cert.reason is Reason.NOT_JUDGED else bool(cert.converged),
     }
 
 
 def summarize(config: TrainingConfig, points: list[dict]) -> dict:
     """``temperature``: InfoNCE's seed-mean subspace distance, loss gap and probe error against ``tau``."""
-    taus = sorted({p["params"]["tau"] for p in points if p["params"]["solver"] == "infonce"})
+    taus = sorted({p["params"]["tau"] for p in points if p["params"]["tau"] is not None})
     rows = []
     for tau in taus:
-        group = [p for p in points if p["params"]["solver"] == "infonce" and p["params"]["tau"] == tau]
+        group = [p for p in points if p["params"]["tau"] == tau]
         rows.append({"tau": tau, **{m: float(np.mean([p[m] for p in group]))
                                     for m in ("subspace_distance", "alignment", "informative_distance",
                                               "constant_distance", "loss_gap", "probe_error_ls")}})

@@ -1,6 +1,6 @@
 """``training``: how far gd, sgd and InfoNCE reach the Eckart–Young optimum of one synthetic planted graph.
 
-Reads the ``training`` experiment (`amf.experiments.training`): per point the curve arrays ``step``, ``loss_gap``
+Reads the ``training`` experiment (`amf.experiments.training_curves`): per point the curve arrays ``step``, ``loss_gap``
 (``(L - L_min) / sum_{2<=i<=k} s_i^2`` with ``L_min = -sum_{i<=k} s_i^2``; InfoNCE's loss after the best scalar
 rescaling) and ``subspace_distance`` (sine of the largest angle to ``span(U_k)``), drawn against step (seed
 median, min–max band); and, when InfoNCE ran at several temperatures, its final distances (to all of
