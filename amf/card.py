@@ -102,8 +102,7 @@ def readings(card: dict, k: int) -> dict[str, str]:
                                 f"the largest principal angle between col(F_V) and span(U_k) has sine {d:.3g}")
     c = card["constant_sine"]
     out["constant_sine"] = ("the encoder spans the constant direction u_1 = sqrt(p_V)" if c <= CONSTANT_SEEN else
-                            f"the encoder misses the constant direction u_1 = sqrt(p_V) (sin {c:.2g}); a probe with a "
-                            "bias adds it back")
+                            f"the encoder misses the constant direction u_1 = sqrt(p_V) (sin {c:.2g})")
     cs = card["class_sine"]
     out["class_sine"] = (f"the encoder spans the class directions u_2..u_{k} to sin {cs:.2g}" if cs < 0.5 else
                          f"the encoder misses class directions among u_2..u_{k} (sin {cs:.2g})")
