@@ -85,7 +85,8 @@ def readings(card: dict, k: int) -> dict[str, str]:
     tol = card["tolerance"]
     gap, linear = card["loss_gap"], card["loss_gap_linear"]
     out = {
-        "loss": (f"within tolerance of L_min (loss_gap {gap:.2g} <= {tol['loss_gap']:g})" if abs(gap) <= tol["loss_gap"] else
+        "loss": (f"within tolerance of L_min (loss_gap {gap:.2g} <= {tol['loss_gap']:g})"
+                 if abs(gap) <= tol["loss_gap"] else
                  f"loss_gap {gap:.3g}: {gap:.3g} x sum_(2<=i<=k) s_i^2 above L_min"),
         "loss_linear": (f"after the best linear maps f_V A, f_L B the loss_gap is {linear:.3g}: that part only the "
                         f"subspaces explain, the other {gap - linear:.3g} the maps (which a linear probe undoes)"),
@@ -108,7 +109,8 @@ def readings(card: dict, k: int) -> dict[str, str]:
                          f"the encoder misses class directions among u_2..u_{k} (sin {cs:.2g})")
     degrees = ", ".join(f"{np.degrees(a):.3g}" for a in card["principal_angles"])
     out["principal_angles"] = f"principal angles to span(U_k), degrees: {degrees}"
-    out["text_subspace_distance"] = f"the text encoder's col(F_L) is span(V_k) to sin {card['text_subspace_distance']:.3g}"
+    text = card["text_subspace_distance"]
+    out["text_subspace_distance"] = f"the text encoder's col(F_L) is span(V_k) to sin {text:.3g}"
     model, optimum = card["probe_error_ls"], card["probe_error_optimal"]
     out["probe_error_ls"] = ("no image labels: no probe" if model is None else
                              f"least-squares probe error {model:.3g} beside the optimum's {optimum:.3g} on this graph")

@@ -60,6 +60,23 @@ def solution_tolerance(dtype: str) -> float:
     return {"float64": 1e-8, "float32": 1e-4}[dtype]
 
 
+def determination(singular_values, k: int, max_residual: float) -> dict:
+    """Whether ``span(U_k)`` is determined at ``k`` by singular values ``s`` (``k + 1`` of them, descending) computed
+    to relative residual ``max_residual``: the ``singular_gap = s_k - s_{k+1}`` and the Davis–Kahan bound
+    ``sin theta <= sqrt(2) max_residual s_1 / singular_gap`` on how far the computed subspace may be from a true
+    one; "ill-determined" when it exceeds `AMBIGUITY` (always at a tie, e.g. ``k`` below the number of components,
+    where every subspace of the tied singular space is a minimizer and the probe error depends on the arbitrary
+    choice). The one definition of ill-determined (docs/theory.md, vocabulary); ``gap`` is the old name of
+    ``singular_gap``."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    gap = float(s[k - 1] - s[k])
+    noise = max(float(max_residual), np.finfo(np.float64).eps) * float(s[0])
+    bound = float(np.sqrt(2.0) * noise / gap) if gap > 0 else float("inf")
+    return {"ill_determined": not bound <= AMBIGUITY, "singular_gap": gap, "gap": gap, "angle_bound": bound,
+            "threshold": AMBIGUITY,
+            "quantities": ["probe_error_ls", "sscl_same_subspace", "eckart_young_subspace", "card.subspace"]}
+
+
 def _minimizer_tolerance(solution: Solution, tol: float, encoder_tolerance: float | None) -> dict[str, float]:
     """``{loss_gap, subspace_distance}`` for the Eckart–Young verdicts on ``solution`` (see `Context`)."""
     if solution.spectral:
@@ -165,18 +182,8 @@ class Context:
 
     @functools.cached_property
     def determination(self) -> dict:
-        """Whether ``span(U_k)`` is determined at this ``k``: the ``singular_gap = s_k - s_{k+1}`` and the
-        Davis–Kahan bound ``sin theta <= sqrt(2) max_residual s_1 / singular_gap`` on how far the computed subspace
-        may be from a true one; "ill-determined" when it exceeds `AMBIGUITY` (always at a tie, e.g. ``k`` below the
-        number of components, where every subspace of the tied singular space is a minimizer and the probe error
-        depends on the arbitrary choice). ``gap`` is the old name of ``singular_gap``."""
-        s = self.singular_values
-        gap = float(s[self.k - 1] - s[self.k])
-        noise = max(self.certificate.max_residual, np.finfo(np.float64).eps) * float(s[0])
-        bound = float(np.sqrt(2.0) * noise / gap) if gap > 0 else float("inf")
-        return {"ill_determined": not bound <= AMBIGUITY, "singular_gap": gap, "gap": gap, "angle_bound": bound,
-                "threshold": AMBIGUITY,
-                "quantities": ["probe_error_ls", "sscl_same_subspace", "eckart_young_subspace", "card.subspace"]}
+        """`determination` of ``span(U_k)`` from the certified spectrum."""
+        return determination(self.singular_values, self.k, self.certificate.max_residual)
 
     @property
     def spectral_gap(self) -> float:

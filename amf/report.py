@@ -137,7 +137,8 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         # the solver's own verdict counts (a solver that says it failed has failed), and so does the fresh one
         "passed": all(c.passed for c in checks) and ctx.certificate.converged and solution.converged,
     }
-    report["bounds"]["vacuous"] = {key: None if value is None else value >= 1 for key, value in report["bounds"].items()}
+    bounds = report["bounds"]
+    bounds["vacuous"] = {key: None if value is None else value >= 1 for key, value in bounds.items()}
     report.update(environment(seed, solution.dtype))
     return json_safe(report)
 

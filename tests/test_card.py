@@ -59,7 +59,8 @@ def population_loss(graph, f_v, f_l):
 
 def test_loss_after_the_best_linear_maps_is_the_numerical_minimum_over_the_maps(case):
     """``min_{A,B} L(f_V A, f_L B) = -||Q_V^T Pn Q_L||_F^2``: a BFGS minimization over the 2 k^2 entries of the maps
-    (dense loss ``||Pn - F_V A B^T F_L^T||^2 - ||Pn||^2``, several starts) reaches the closed form and never beats it."""
+    (dense loss ``||Pn - F_V A B^T F_L^T||^2 - ||Pn||^2``, several starts) reaches the closed form and never beats
+    it."""
     graph, svd = case
     rng = np.random.default_rng(0)
     f_v = rng.standard_normal((graph.n_images, K))

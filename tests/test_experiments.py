@@ -17,6 +17,7 @@ import pytest
 
 from amf.cli import main
 from amf.errors import InputError
+from amf.checks import AMBIGUITY
 from amf.experiments import EXPERIMENTS, equivalence, runner
 from amf.experiments.config import parse_set, to_toml
 from amf.graph import read_metadata
@@ -275,7 +276,7 @@ def test_equivalence_agrees_and_flags_ill_determined_subspaces():
         if p["status"] == "agrees":
             assert p["subspace_distance"] <= p["tolerance"]
         else:
-            assert p["relative_gap"] < equivalence.DETERMINED
+            assert p["angle_bound"] > AMBIGUITY and p["status"] == "ill-determined"
     # noise 0: four disconnected classes, s_1 = .. = s_4 = 1, so k = 2 cannot pick a subspace
     assert any(p["status"] == "ill-determined" for p in result.points if p["params"]["noise"] == 0.0)
 
