@@ -540,7 +540,8 @@ def sscl_same_subspace(ctx: Context) -> Check | Skipped:
     k = ctx.k
     if ctx.determination["ill_determined"]:
         d = ctx.determination
-        return Skipped("sscl_same_subspace", f"ill-determined at this k: gap s_k - s_(k+1) = {d['gap']:.3g}, "
+        return Skipped("sscl_same_subspace", f"ill-determined at this k: singular_gap s_k - s_(k+1) = "
+                                             f"{d['singular_gap']:.3g}, "
                                              f"subspace angle bound {d['angle_bound']:.3g} > {d['threshold']:g}")
     if k >= len(values) or values[k - 1] - values[k] <= 1e3 * ctx.unit_tolerance:
         return Skipped("sscl_same_subspace", f"no eigengap after lambda_{k}: the optimal subspace is not unique")

@@ -219,7 +219,7 @@ def test_consistency_sampled_graphs_vary_with_the_seed():
 def test_diversity_opens_the_gap_as_the_closed_form_says():
     result = _run("diversity", seeds=[0], n_pairs=0)
     points = _by(result.points, "diversity")
-    gaps = [p["gap"] for p in points]
+    gaps = [p["spectral_gap"] for p in points]
     assert gaps == sorted(gaps) and points[0]["bound_rigorous_phi"] > 1 > points[-1]["bound_rigorous_phi"]
     for p in points:
         assert p["s_next"] == pytest.approx(p["population"]["s_next"], abs=1e-12)

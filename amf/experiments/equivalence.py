@@ -40,7 +40,7 @@ class EquivalenceConfig:
                           help="N_V (N_L = 0.8 N_V); the SSCL optimum is a dense eigendecomposition")
     density: float = param((0.05, 0.2, 0.6), kind=float, low=0.0, high=1.0, low_open=True,
                            help="stored edges as a share of N_V N_L")
-    noise: float = param((0.0, 0.2, 0.6), kind=float, low=0.0, high=1.0, help="planted class noise")
+    noise: float = param((0.0, 0.2, 0.6), kind=float, low=0.0, high=1.0, help="planted class noise, a probability")
     n_classes: int = param(4, kind=int, low=1, help="planted classes")
     k: int = param((2, 4), kind=int, low=1, help="rank compared")
     seeds: tuple[int, ...] = tuple(range(10))
