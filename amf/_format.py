@@ -86,8 +86,9 @@ def format_report(report: dict) -> str:
     card = [] if report["solver"] in SPECTRAL_SOLVERS else [format_card(report), ""]
     sections = []
     for subject, title in (("encoders", "checks on the encoders"), ("graph", "checks on the graph and its spectrum")):
+        names = report["check_subjects"][subject]
         rows = [[c["name"], c["value"], c["tolerance"], "PASS" if c["passed"] else "FAIL"]
-                for c in report["checks"] if c.get("subject", "graph") == subject]
+                for c in report["checks"] if c["name"] in names]
         if rows:
             sections += [title, table(["check", "value", "tolerance", "verdict"], rows), ""]
     rows = [[c["name"], "skipped"] for c in report["skipped_checks"]]

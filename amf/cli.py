@@ -18,7 +18,7 @@ import numpy as np
 
 import synthetic
 from amf._format import format_experiment, format_report, format_training
-from amf.checks import EMBEDDING_TOL
+from amf.checks import EMBEDDING_TOL, MINIMIZER_TOL
 from amf.errors import InputError
 from amf.experiments import EXPERIMENTS
 from amf.experiments.config import SEED_MAX, parse_set, read_toml
@@ -100,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="judge these encoders (keys f_images (N_V, K), f_texts (N_L, K), e.g. from any trainer) "
                           "instead of the solver's; the solver then computes only the reference spectrum")
     ver.add_argument("--embedding-tolerance", type=_positive, default=EMBEDDING_TOL,
-                     help=f"relative tolerance of the checks on given embeddings (default {EMBEDDING_TOL:g})")
+                     help=f"loss-gap tolerance, (L - L_min) / sum_(2<=i<=k) s_i^2, of the minimizer verdict on given "
+                          f"embeddings (default {EMBEDDING_TOL:g}, gd's; the subspace distance is held to "
+                          f"{MINIMIZER_TOL['subspace_distance']:g})")
     ver.set_defaults(handler=_verify)
 
     solve = sub.add_parser("solve", help="factorize with one solver; write embeddings, curve and a report")

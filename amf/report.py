@@ -132,7 +132,9 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         ),
         "certificate": solution.certificate.as_dict(),
         "recomputed_certificate": ctx.certificate.as_dict(),
-        "checks": [{**c.as_dict(), "subject": "encoders" if c.name in ENCODER_CHECKS else "graph"} for c in checks],
+        "checks": [c.as_dict() for c in checks],
+        "check_subjects": {"encoders": [c.name for c in checks if c.name in ENCODER_CHECKS],
+                           "graph": [c.name for c in checks if c.name not in ENCODER_CHECKS]},
         "skipped_checks": [s.as_dict() for s in skipped],
         # the solver's own verdict counts (a solver that says it failed has failed), and so does the fresh one
         "passed": all(c.passed for c in checks) and ctx.certificate.converged and solution.converged,
