@@ -8,8 +8,8 @@ import numpy as np
 
 from amf._version import __version__
 from amf import _validate
-from amf.card import model_card
-from amf.checks import EMBEDDING_TOL, ENCODER_CHECKS, Context, run_checks
+from amf.checks import EMBEDDING_TOL, Context, encoder_checks, run_checks
+from amf.checks.card import model_card
 from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Reason, Solution
@@ -133,8 +133,8 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         "certificate": solution.certificate.as_dict(),
         "recomputed_certificate": ctx.certificate.as_dict(),
         "checks": [c.as_dict() for c in checks],
-        "check_subjects": {"encoders": [c.name for c in checks if c.name in ENCODER_CHECKS],
-                           "graph": [c.name for c in checks if c.name not in ENCODER_CHECKS]},
+        "check_subjects": {"encoders": [c.name for c in checks if c.name in encoder_checks()],
+                           "graph": [c.name for c in checks if c.name not in encoder_checks()]},
         "skipped_checks": [s.as_dict() for s in skipped],
         # the solver's own verdict counts (a solver that says it failed has failed), and so does the fresh one
         "passed": all(c.passed for c in checks) and ctx.certificate.converged and solution.converged,

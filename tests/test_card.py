@@ -1,4 +1,4 @@
-"""The model card (amf/card.py) and the one Eckart–Young pass rule of every route (docs/theory.md section 7).
+"""The model card (amf/checks/card.py) and the one Eckart–Young pass rule of every route (docs/theory.md section 7).
 
 Each number of the card is compared with an independent route: the loss after the best linear maps with a
 numerical minimization over the maps, the direction sines with dense projectors, the probe errors with the

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 import amf
 import amf.checks
+import amf.checks.context
 import synthetic
 from amf import InputError, build_report, downstream
 from amf.spectral import encoders_from_svd
@@ -128,14 +129,14 @@ def _wrong_normalization(graph, svd, monkeypatch):  # the graph's cached Pn off 
 
 
 def _wrong_text_induced(graph, svd, monkeypatch):  # A_V off by 1%
-    original = amf.checks.text_induced_graph
-    monkeypatch.setattr(amf.checks, "text_induced_graph", lambda g: original(g) * 1.01)
+    original = amf.checks.context.text_induced_graph
+    monkeypatch.setattr(amf.checks.context, "text_induced_graph", lambda g: original(g) * 1.01)
     return graph, solution_from(graph, svd)
 
 
 def _wrong_abar_products(graph, svd, monkeypatch):  # Abar_V X off by 1%
-    original = amf.checks.text_induced_matmat
-    monkeypatch.setattr(amf.checks, "text_induced_matmat", lambda g, x, **kw: 1.01 * original(g, x, **kw))
+    original = amf.checks.context.text_induced_matmat
+    monkeypatch.setattr(amf.checks.context, "text_induced_matmat", lambda g, x, **kw: 1.01 * original(g, x, **kw))
     return graph, solution_from(graph, svd)
 
 

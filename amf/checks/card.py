@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from amf.checks import Context, column_basis
+from amf.checks.context import Context, column_basis
 
 CONSTANT_SEEN = 1e-2
 """Largest ``constant_sine`` at which the card reads the constant direction as present."""
