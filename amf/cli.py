@@ -19,7 +19,7 @@ import numpy as np
 
 import synthetic
 from amf._format import format_experiment, format_report, format_training
-from amf.checks import EMBEDDING_TOL
+from amf.checks import EMBEDDING_TOL, MINIMIZER_TOL
 from amf.errors import InputError
 from amf.experiments import EXPERIMENTS
 from amf.experiments.config import SEED_MAX, read_toml
@@ -31,7 +31,7 @@ from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.io import (atomic_folder, check_output_file, check_output_folder, read_embeddings, write_json,
                     write_npz)
 from amf.report import training_report, verify
-from amf.pairs import ids_path, read_pairs, write_pairs_graph
+from amf.pairs import MISSING_LABEL, ids_path, read_pairs, write_pairs_graph
 from amf.provenance import Provenance, environment
 from amf import _validate
 from amf.solve import SOLVERS, kinds, solve
@@ -101,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="judge these encoders (keys f_images (N_V, K), f_texts (N_L, K), e.g. from any trainer) "
                           "instead of the solver's; the solver then computes only the reference spectrum")
     ver.add_argument("--embedding-tolerance", type=_positive, default=EMBEDDING_TOL,
-                     help=f"relative tolerance of the checks on given embeddings (default {EMBEDDING_TOL:g})")
+                     help=f"loss-gap tolerance, (L - L_min) / sum_(2<=i<=k) s_i^2, of the minimizer verdict on given "
+                          f"embeddings (default {EMBEDDING_TOL:g}, gd's; the subspace distance is held to "
+                          f"{MINIMIZER_TOL['subspace_distance']:g})")
     ver.set_defaults(handler=_verify)
 
     solve = sub.add_parser("solve", help="factorize with one solver; write embeddings, curve and a report")
@@ -129,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
     pairs.add_argument("--weight-col", help="column of the pair weights (default: every line counts 1)")
     pairs.add_argument("--image-label-col", help="column of the image labels (default: none)")
     pairs.add_argument("--text-label-col", help="column of the text labels, empty = unknown (default: none)")
+    pairs.add_argument("--missing-label", choices=MISSING_LABEL, default="error",
+                       help="an image without a label: refuse the file (error), drop the image with its pairs and "
+                            "the texts left without one (drop), or give such images a class of their own, null in "
+                            "G.ids.json (unknown) (default: %(default)s)")
     pairs.set_defaults(handler=_from_pairs)
 
     exp = sub.add_parser("experiment", help="run one claim of the paper as a multi-seed, resumable experiment "
@@ -256,8 +262,13 @@ def _from_pairs(args) -> int:
     out = check_output_file(args.out, inputs=[args.pairs])
     check_output_file(ids_path(out), inputs=[args.pairs])
     pairs = read_pairs(args.pairs, image_col=args.image_col, text_col=args.text_col, weight_col=args.weight_col,
-                       image_label_col=args.image_label_col, text_label_col=args.text_label_col)
+                       image_label_col=args.image_label_col, text_label_col=args.text_label_col,
+                       missing_label=args.missing_label)
     mapping = write_pairs_graph(pairs, out)
+    if pairs.unlabeled_images:
+        done = (f"dropped them with {pairs.dropped[1]} text(s) left without a pair" if args.missing_label == "drop"
+                else "gave them the class null (unknown)")
+        print(f"{pairs.unlabeled_images} image(s) had no label: {done}")
     print(f"read {pairs.lines} lines: {pairs.shape[0]} images x {pairs.shape[1]} texts, {pairs.nnz} distinct pairs; "
           f"wrote {out} and {mapping}")
     return 0

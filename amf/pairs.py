@@ -16,7 +16,10 @@ empty id is an error. Images and texts get indices ``0..N-1`` in order of first 
 a line) is a finite number ``>= 0``; a pair given on several lines gets the sum of their weights. Labels are
 strings or integers compared by their string form, like ids; an empty label (an empty field, or in JSONL ``null``,
 ``""`` or an absent key) says nothing. A node's label must be the same on every line that gives one; every image
-needs one when ``image_label_col`` is given, a text without one gets ``-1`` (unknown). Image and text labels share
+needs one when ``image_label_col`` is given (``missing_label``: ``"error"``, the default, refuses the file;
+``"drop"`` removes unlabeled images with their pairs, and the texts left without a pair; ``"unknown"`` gives them
+one class of their own, whose value is ``None``, which the probe, ``alpha`` and ``phi`` then count as a class),
+a text without one gets ``-1`` (unknown). Image and text labels share
 one class numbering, ``0..C-1`` in order of first appearance over both columns, because the theory compares them
 (``alpha`` counts edges whose image and text labels differ); ``image_label_values`` and ``text_label_values`` are
 then equal lists, ``values[c]`` being the label first seen for class ``c`` (as written: a JSONL integer stays an
@@ -70,7 +73,8 @@ class Pairs:
 
     ``image_ids[i]`` / ``text_ids[j]`` is the id of image ``i`` / text ``j``; ``image_labels`` (``>= 0``) and
     ``text_labels`` (``-1`` unknown) index ``image_label_values`` / ``text_label_values`` (None without the
-    column); ``lines`` counts the data lines read.
+    column); ``lines`` counts the data lines read; ``unlabeled_images`` the images that had no label and
+    ``dropped`` the ``(images, texts)`` removed for it (``missing_label="drop"``).
     """
 
     rows: np.ndarray
@@ -84,6 +88,8 @@ class Pairs:
     image_label_values: list | None
     text_label_values: list | None
     lines: int
+    unlabeled_images: int = 0
+    dropped: tuple[int, int] = (0, 0)
 
     @property
     def nnz(self) -> int:
@@ -288,6 +294,7 @@ def read_pairs(
     weight_col=None,
     image_label_col=None,
     text_label_col=None,
+    missing_label="error",
     chunk_lines=1_000_000,
 ) -> Pairs:
     """Read an image–text pair list (``.csv``, ``.tsv`` or ``.jsonl``) into `Pairs`; see the module docstring.
@@ -301,6 +308,8 @@ def read_pairs(
         _fail(path, None, f"unknown suffix {_show(path.suffix)} (use {', '.join(DELIMITERS)})")
     if not isinstance(chunk_lines, int) or chunk_lines < 1:
         raise InputError(f"chunk_lines must be a positive integer, got {chunk_lines!r}")
+    if missing_label not in MISSING_LABEL:
+        raise InputError(f"missing_label must be one of {', '.join(MISSING_LABEL)}, got {missing_label!r}")
     delimiter = DELIMITERS[suffix]
     columns = [image_col, text_col, weight_col, image_label_col, text_label_col]
     try:
@@ -314,7 +323,7 @@ def read_pairs(
                 records, line = _jsonl_source(fh, path, columns)
             else:
                 records, line = _csv_source(fh, path, delimiter, columns)
-            return _accumulate(path, records, columns, delimiter is None, chunk_lines)
+            return _accumulate(path, records, columns, delimiter is None, chunk_lines, missing_label)
         except _LineError as exc:
             _fail(path, line(), str(exc))
         except csv.Error as exc:
@@ -325,7 +334,7 @@ def read_pairs(
             _fail(path, line(), f"cannot read: {exc.strerror or type(exc).__name__}")
 
 
-def _accumulate(path, records, columns, is_json: bool, chunk_lines: int) -> Pairs:
+def _accumulate(path, records, columns, is_json: bool, chunk_lines: int, missing_label: str) -> Pairs:
     image_col, text_col, weight_col, image_label_col, text_label_col = columns
     images, texts = _Ids("image"), _Ids("text")
     classes, values = {}, []
@@ -383,16 +392,23 @@ def _accumulate(path, records, columns, is_json: bool, chunk_lines: int) -> Pair
     for side, labels in (("image", image_labels), ("text", text_labels)):
         if labels is not None:
             labels_of[side] = labels.array(shape[0] if side == "image" else shape[1])
-    if image_labels is not None:
-        missing = np.flatnonzero(labels_of["image"] < 0)
-        if len(missing):
-            _fail(
-                path, None, f"{len(missing)} image(s) have no label in column {_show(image_label_col)} on any line "
-                f"(first: image {_show(image_ids[missing[0]])})"
-            )
+    missing = np.flatnonzero(labels_of["image"] < 0) if image_labels is not None else np.empty(0, np.int64)
+    if len(missing) and missing_label == "error":
+        _fail(
+            path, None, f"{len(missing)} image(s) have no label in column {_show(image_label_col)} on any line "
+            f"(first: image {_show(image_ids[missing[0]])}; --missing-label drop or unknown keeps the rest)"
+        )
+    if len(missing) and missing_label == "unknown":
+        labels_of["image"][missing] = len(values)
+        values.append(None)
     arrays = [keys, weights if weight_at is not None else None]
     del keys, weights  # _sum_duplicates holds the only references, so that it can free them on the way
     rows, cols, weights = _sum_duplicates(arrays)
+    dropped = (0, 0)
+    if len(missing) and missing_label == "drop":
+        rows, cols, weights, image_ids, text_ids, labels_of, dropped = _drop_images(
+            path, missing, rows, cols, weights, image_ids, text_ids, labels_of)
+        shape = (len(image_ids), len(text_ids))
     return Pairs(
         rows=rows,
         cols=cols,
@@ -405,7 +421,32 @@ def _accumulate(path, records, columns, is_json: bool, chunk_lines: int) -> Pair
         image_label_values=None if image_labels is None else list(values),
         text_label_values=None if text_labels is None else list(values),
         lines=lines,
+        unlabeled_images=len(missing),
+        dropped=dropped,
     )
+
+
+MISSING_LABEL = ("error", "drop", "unknown")
+"""What `read_pairs` does with images that have no label (module docstring)."""
+
+
+def _drop_images(path, missing, rows, cols, weights, image_ids, text_ids, labels_of):
+    """Remove the ``missing`` images with their edges, then the texts left without an edge; renumber both sides
+    in their order (the edges stay unique and row-major)."""
+    keep_image = np.ones(len(image_ids), dtype=bool)
+    keep_image[missing] = False
+    if not keep_image.any():
+        _fail(path, None, f"every image lacks a label: nothing left after dropping {len(missing)} image(s)")
+    kept = keep_image[rows]
+    rows, cols, weights = rows[kept], cols[kept], weights[kept]
+    keep_text = np.zeros(len(text_ids), dtype=bool)
+    keep_text[cols] = True
+    new_row = np.cumsum(keep_image) - 1
+    new_col = np.cumsum(keep_text) - 1
+    labels = {side: array[keep_image if side == "image" else keep_text] for side, array in labels_of.items()}
+    dropped = (int(len(missing)), int(np.sum(~keep_text)))
+    return (new_row[rows], new_col[cols], weights, [x for x, k in zip(image_ids, keep_image) if k],
+            [x for x, k in zip(text_ids, keep_text) if k], labels, dropped)
 
 
 def _append(store: np.ndarray, buf: array.array) -> None:

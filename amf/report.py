@@ -8,7 +8,8 @@ import numpy as np
 
 from amf._version import __version__
 from amf import _validate
-from amf.checks import EMBEDDING_TOL, Context, run_checks
+from amf.checks import EMBEDDING_TOL, Context, encoder_checks, run_checks
+from amf.checks.card import model_card
 from amf.errors import InputError
 from amf.graph import DENSE_LIMIT, CoOccurrence
 from amf.solution import Reason, Solution
@@ -54,7 +55,8 @@ def verify(
     solved = time.perf_counter()
     report = build_report(graph, solution, seed=seed, dense_limit=dense_limit, encoder_tolerance=encoder_tolerance)
     if embeddings is not None:
-        report["embeddings"] = {"reference_solver": solver, "tolerance": encoder_tolerance}
+        report["embeddings"] = {"reference_solver": solver, "tolerance": encoder_tolerance,
+                                "subspace_tolerance": report["card"]["tolerance"]["subspace_distance"]}
     report["timings"] = {"solve_s": solved - started, "checks_s": time.perf_counter() - solved}
     return report, solution
 
@@ -87,6 +89,13 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
     """
     ctx = Context(graph, solution, seed=seed, dense_limit=dense_limit, encoder_tolerance=encoder_tolerance)
     checks, skipped = run_checks(ctx)
+    card = model_card(ctx)
+    verdicts = {c.name: c.passed for c in checks}
+    card["minimizer"] = {
+        "passed": verdicts["eckart_young_loss"] and verdicts.get("eckart_young_subspace", True),
+        "rule": (f"eckart_young_loss: loss_gap <= {ctx.minimizer_tol['loss_gap']:g}, and eckart_young_subspace: "
+                 f"subspace_distance <= {ctx.minimizer_tol['subspace_distance']:g} where span(U_k) is determined"),
+    }
     if ctx.dense:
         eigenvalues = ctx.abar_eigen[0]
     else:  # Rayleigh quotients u_i^T Abar_V u_i; the eigen-residual check bounds their error
@@ -103,6 +112,7 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
             "nnz": graph.nnz,
             "n_components": graph.n_components,
             "dropped_isolated": {"images": graph.dropped[0], "texts": graph.dropped[1]},
+            "unlabeled_texts": None if graph.text_labels is None else int(np.sum(graph.text_labels < 0)),
         },
         "singular_values": ctx.singular_values.tolist(),
         "loss_min": ctx.loss_min,
@@ -113,6 +123,9 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         "probe_error_ls": ctx.probe_error,
         "subspace_distance": ctx.subspace_distance,
         "subspace_determination": ctx.determination,
+        "spectral_gap": ctx.spectral_gap,
+        "probe_error_optimal": ctx.probe_error_optimal,
+        "card": card,
         "bounds": dict(ctx.bounds),
         "bounds_note": (
             "rigorous_phi and rigorous_alpha are the proved bounds E_LS <= 2 phi/(1-s_{k+1}^2) <= 4 alpha/(1-s_{k+1}^2); "
@@ -121,13 +134,14 @@ def build_report(graph: CoOccurrence, solution: Solution, *, seed: int, dense_li
         "certificate": solution.certificate.as_dict(),
         "recomputed_certificate": ctx.certificate.as_dict(),
         "checks": [c.as_dict() for c in checks],
+        "check_subjects": {"encoders": [c.name for c in checks if c.name in encoder_checks()],
+                           "graph": [c.name for c in checks if c.name not in encoder_checks()]},
         "skipped_checks": [s.as_dict() for s in skipped],
         # the solver's own verdict counts (a solver that says it failed has failed), and so does the fresh one
         "passed": all(c.passed for c in checks) and ctx.certificate.converged and solution.converged,
     }
-    report["bounds"]["vacuous"] = {
-        key: value is not None and value >= 1 for key, value in report["bounds"].items()
-    }
+    bounds = report["bounds"]
+    bounds["vacuous"] = {key: None if value is None else value >= 1 for key, value in bounds.items()}
     report.update(environment(seed, solution.dtype))
     return json_safe(report)
 

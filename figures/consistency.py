@@ -1,9 +1,9 @@
 """``consistency``: caption label noise against the graph's label disagreements and the probe error it allows.
 
 Reads the ``consistency`` experiment (`amf.experiments.captions`): per setting the seed summary of ``alpha``,
-``phi`` and the gap (left, with the population closed forms dashed where the points were sampled) and of the
-measured ``E_LS`` beside the proved bound ``2 phi / gap`` and the paper's form (right, log scale, zeros on a
-marked floor, the vacuous region shaded). The x axis is the swept ``noise`` (or whatever the run swept).
+``phi`` and the ``spectral_gap`` (left, with the population closed forms dashed where the points were sampled) and
+of the measured ``E_LS`` beside the proved bound ``2 phi / spectral_gap`` and the paper's form (right, log scale,
+zeros on a marked floor, the vacuous region shaded). The x axis is the swept ``noise`` (or whatever the run swept).
 `sweep_figure` is shared with ``diversity``.
 """
 
@@ -65,6 +65,6 @@ def sweep_figure(results: dict, x: str, left: tuple[str, ...], right: tuple[str,
 
 
 def draw(results: dict, arrays: dict):
-    return sweep_figure(results, "noise", ("alpha", "phi", "gap"),
+    return sweep_figure(results, "noise", ("alpha", "phi", "spectral_gap"),
                         ("probe_error_ls", "bound_rigorous_phi", "bound_paper_form"),
                         "Noisier captions: larger α and φ, looser bound")

@@ -12,8 +12,8 @@ import numpy as np
 
 from figures import style
 
-BARS = (("probe_error_ls", "$E_{LS}$\nmeasured"), ("rigorous_phi", "$2\\varphi$/gap\nproved"),
-        ("rigorous_alpha", "$4\\alpha$/gap\nproved"), ("paper_form", "paper form\n(unconfirmed)"))
+BARS = (("probe_error_ls", "$E_{LS}$\nmeasured"), ("rigorous_phi", "$2\\varphi$/spectral_gap\nproved"),
+        ("rigorous_alpha", "$4\\alpha$/spectral_gap\nproved"), ("paper_form", "paper form\n(unconfirmed)"))
 COLORS = {"probe_error_ls": "probe_error_ls", "rigorous_phi": "bound_rigorous_phi",
           "rigorous_alpha": "bound_rigorous_alpha", "paper_form": "bound_paper_form"}
 
@@ -30,9 +30,9 @@ def draw(results: dict, arrays: dict):
     left.plot(i, s, "o-", ms=4, color=style.COLORS["mmcl"], label="$s_i$ of $P_n$")
     if len(top) > k:
         s_k, s_next = top[k - 1], top[k]
-        left.axhspan(s_next, s_k, color=style.COLORS["gap"], alpha=0.2, lw=0,
-                     label=f"gap $s_{{{k}}} - s_{{{k + 1}}}$ = {s_k - s_next:.3f}; $1 - s_{{{k + 1}}}^2$ = "
-                           f"{1 - s_next ** 2:.3f}")
+        left.axhspan(s_next, s_k, color=style.COLORS["spectral_gap"], alpha=0.2, lw=0,
+                     label=f"singular_gap $s_{{{k}}} - s_{{{k + 1}}}$ = {s_k - s_next:.3f}; "
+                           f"spectral_gap $1 - s_{{{k + 1}}}^2$ = {1 - s_next ** 2:.3f}")
     left.axvline(k + 0.5, color=style.OKABE_ITO["grey"], ls="--", lw=1, label=f"k = {k}")
     left.set_xlabel("index i (descending order)")
     left.set_ylabel("singular value $s_i$ (unitless)")
@@ -59,7 +59,8 @@ def draw(results: dict, arrays: dict):
     right.grid(axis="x", visible=False)
     right.set_ylabel("error rate (share of $p_V$ mass)")
     right.set_title(f"linear-probe error vs bounds (k = {k})")
-    right.set_xlabel("bounds with gap = $1 - s_{k+1}^2$" if len(shown) > 1 else "bounds undefined: no gap after $s_k$")
+    right.set_xlabel("bounds with spectral_gap = $1 - s_{k+1}^2$" if len(shown) > 1 else
+                    "bounds undefined: no spectral_gap ($s_{k+1} = 1$)")
     right.legend(loc="upper left")
     model = report.get("graph", {}).get("model", {})
     name = f"synthetic {model['name']} graph" if model else "graph"

@@ -67,7 +67,7 @@ def draw(results: dict, arrays: dict):
             ax.axvline(k + 0.5, color=style.OKABE_ITO["grey"], ls="--", lw=0.8)
         ax.set_xlabel("index i (descending order)")
         ax.set_ylim(-0.03, 1.05)
-    left.text(ks[0] + 0.5, 1.02, f" k = {', '.join(map(str, ks))} (dashed); arrows: gap $s_k - s_{{k+1}}$",
+    left.text(ks[0] + 0.5, 1.02, f" k = {', '.join(map(str, ks))} (dashed); arrows: singular_gap $s_k - s_{{k+1}}$",
               va="top", fontsize=9)
     left.set_ylabel("singular value $s_i$ (unitless)")
     left.set_title("spectrum of $P_n = D_V^{-1/2} P D_L^{-1/2}$")

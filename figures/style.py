@@ -26,7 +26,7 @@ COLORS = {
     # quantities of the theory
     "probe_error_ls": _C["black"], "bound_rigorous_phi": _C["blue"], "bound_rigorous_alpha": _C["sky"],
     "bound_paper_form": _C["grey"], "alpha": _C["orange"], "phi": _C["vermillion"], "s_next": _C["purple"],
-    "gap": _C["green"],
+    "gap": _C["green"], "spectral_gap": _C["green"],
     # graphs and learners
     "mmcl": _C["blue"], "sscl": _C["orange"], "block": _C["green"], "noisy": _C["purple"],
     "gd": _C["blue"], "sgd": _C["green"], "infonce": _C["vermillion"],
@@ -39,7 +39,8 @@ COLORS = {
 }
 LABELS = {"probe_error_ls": "$E_{LS}$ (measured)", "bound_rigorous_phi": r"$2\varphi/(1-s_{k+1}^2)$ [proved]",
           "bound_paper_form": r"paper form $4\alpha/(1-s_{k+1}^2)+8\alpha$", "alpha": r"$\alpha$",
-          "phi": r"$\varphi$", "s_next": "$s_{k+1}$", "gap": "gap $1-s_{k+1}^2$"}
+          "phi": r"$\varphi$", "s_next": "$s_{k+1}$", "gap": "gap $1-s_{k+1}^2$",
+          "spectral_gap": "spectral_gap $1-s_{k+1}^2$"}
 VACUOUS = {"color": _C["grey"], "alpha": 0.15, "lw": 0}
 """The look of the region where a bound is vacuous (>= 1)."""
 

@@ -45,9 +45,9 @@ def test_verify_passes_and_writes_the_contract_report(graph_file, tmp_path, caps
 
 
 def test_failed_check_exits_1(graph_file, monkeypatch, capsys):
-    import amf.checks
+    import amf.checks.context
 
-    monkeypatch.setattr(amf.checks, "IDENTITY_TOL", -1.0)  # no identity can hold to a negative tolerance
+    monkeypatch.setattr(amf.checks.context, "IDENTITY_TOL", -1.0)  # no identity can hold to a negative tolerance
     assert main(["verify", str(graph_file), "--k", "2"]) == 1
     assert "SOME CHECKS FAILED" in capsys.readouterr().out
 

@@ -17,6 +17,7 @@ import pytest
 
 from amf.cli import main
 from amf.errors import InputError
+from amf.checks import AMBIGUITY
 from amf.experiments import EXPERIMENTS, equivalence, runner
 from amf._validate import parse_set
 from amf.experiments.config import to_toml
@@ -221,7 +222,7 @@ def test_consistency_sampled_graphs_vary_with_the_seed():
 def test_diversity_opens_the_gap_as_the_closed_form_says():
     result = _run("diversity", seeds=[0], n_pairs=0)
     points = _by(result.points, "diversity")
-    gaps = [p["gap"] for p in points]
+    gaps = [p["spectral_gap"] for p in points]
     assert gaps == sorted(gaps) and points[0]["bound_rigorous_phi"] > 1 > points[-1]["bound_rigorous_phi"]
     for p in points:
         assert p["s_next"] == pytest.approx(p["population"]["s_next"], abs=1e-12)
@@ -282,7 +283,7 @@ def test_equivalence_agrees_and_flags_ill_determined_subspaces():
         if p["status"] == "agrees":
             assert p["subspace_distance"] <= p["tolerance"]
         else:
-            assert p["relative_gap"] < equivalence.DETERMINED
+            assert p["angle_bound"] > AMBIGUITY and p["status"] == "ill-determined"
     # noise 0: four disconnected classes, s_1 = .. = s_4 = 1, so k = 2 cannot pick a subspace
     assert any(p["status"] == "ill-determined" for p in result.points if p["params"]["noise"] == 0.0)
 

@@ -1,9 +1,11 @@
 """Every check can fail, and fails when it should: one wrong input per check that it must reject, and valid but
-unusual inputs that every check must accept (docs/theory.md section 6).
+unusual inputs that every check must accept (docs/theory.md section 6), on every route a check is used on.
 
 A mutation changes one thing of a correct exact solution (or of the graph it is judged on) and names the check
-that must catch it. The same mutations run with ``dense_limit = 0``, where every check takes its sparse route
-(the one a 10^6-node graph gets), so the verdicts do not depend on the graph's size.
+that must catch it. Each runs on two routes: the solver's (a spectral `Solution` judged with its own triplets)
+and given embeddings (the same encoders judged against the same spectrum as a reference, as `amf.verify(...,
+embeddings=...)` does), and with ``dense_limit = 0``, where every check takes its sparse route (the one a 10^6-node
+graph gets), so the verdicts depend neither on the route nor on the graph's size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import scipy.sparse as sp
 
 import amf
 import amf.checks
+import amf.checks.context
 import synthetic
 from amf import InputError, build_report, downstream
 from amf.solvers.spectral import encoders_from_svd
@@ -54,7 +57,15 @@ def rotated(svd, i, j, angle):
     return dataclasses.replace(svd, u=u, vt=vt)
 
 
-def report_of(graph, solution, dense_limit):
+def as_embeddings(solution):
+    """The solution's encoders as given embeddings, judged against its triplets as the reference spectrum."""
+    return amf.Solution(solution.f_images, solution.f_texts, solver="embeddings", dtype="float64",
+                        certificate=solution.svd.certificate, reference=solution.svd)
+
+
+def report_of(graph, solution, dense_limit, route="solver"):
+    if route == "embeddings":
+        solution = as_embeddings(solution)
     return build_report(graph, solution, seed=0, **({} if dense_limit is None else {"dense_limit": dense_limit}))
 
 
@@ -118,14 +129,14 @@ def _wrong_normalization(graph, svd, monkeypatch):  # the graph's cached Pn off 
 
 
 def _wrong_text_induced(graph, svd, monkeypatch):  # A_V off by 1%
-    original = amf.checks.text_induced_graph
-    monkeypatch.setattr(amf.checks, "text_induced_graph", lambda g: original(g) * 1.01)
+    original = amf.checks.context.text_induced_graph
+    monkeypatch.setattr(amf.checks.context, "text_induced_graph", lambda g: original(g) * 1.01)
     return graph, solution_from(graph, svd)
 
 
 def _wrong_abar_products(graph, svd, monkeypatch):  # Abar_V X off by 1%
-    original = amf.checks.text_induced_matmat
-    monkeypatch.setattr(amf.checks, "text_induced_matmat", lambda g, x, **kw: 1.01 * original(g, x, **kw))
+    original = amf.checks.context.text_induced_matmat
+    monkeypatch.setattr(amf.checks.context, "text_induced_matmat", lambda g, x, **kw: 1.01 * original(g, x, **kw))
     return graph, solution_from(graph, svd)
 
 
@@ -145,17 +156,30 @@ def _probe_not_linear(graph, svd, monkeypatch):  # a "probe" that is not invaria
     return graph, solution_from(graph, svd)
 
 
-def _random_image_encoder(graph, svd, monkeypatch):
-    sol = solution_from(graph, svd)
-    return graph, dataclasses.replace(sol, f_images=np.random.default_rng(0).standard_normal(sol.f_images.shape))
+def _encoder_saddle(graph, svd, monkeypatch):  # encoders with u_{K+1} for u_K, judged against the true spectrum
+    sol = solution_from(graph, truncated(svd, range(K + 1)))
+    f_v, f_l = encoders_from_svd(graph, truncated(svd, [*range(K - 1), K, K - 1]), K)
+    return graph, dataclasses.replace(sol, f_images=f_v, f_texts=f_l)
+
+
+def _rotated_encoders(graph, svd, monkeypatch):  # encoders 1e-3 rad from u_K toward u_{K+1}; the spectrum exact
+    sol = solution_from(graph, truncated(svd, range(K + 1)))
+    f_v, f_l = encoders_from_svd(graph, rotated(truncated(svd, range(K + 1)), K - 1, K, 1e-3), K)
+    return graph, dataclasses.replace(sol, f_images=f_v, f_texts=f_l)
+
+
+def _overstated_probe_error(graph, svd, monkeypatch):  # a probe-error route that reports E_LS = 1
+    monkeypatch.setattr(downstream, "probe_error_ls", lambda g, f: 1.0)
+    return graph, solution_from(graph, svd)
 
 
 MUTATIONS = {
     "solver_certificate": [_rotation, _stale, _saddle],
     "top_singular_triplets": [_not_top],
     "factorization_identity": [_wrong_normalization],
-    "eckart_young_loss": [_scaled, _s_down],
-    "eckart_young_perturbations": [_saddle, _s_down],
+    "eckart_young_loss": [_scaled, _s_down, _encoder_saddle],
+    "eckart_young_subspace": [_wrong_subspace, _rotated_encoders, _encoder_saddle],
+    "eckart_young_perturbations": [_saddle, _s_down, _encoder_saddle],
     "eckart_young_random_factorizations": [_all_small],
     "unit_singular_pair": [_wrong_normalization],
     "top_singular_value": [_s_up],
@@ -170,10 +194,12 @@ MUTATIONS = {
     "profile_identity": [_wrong_abar_products],
     "probe_invariance": [_probe_not_linear],
     "phi_le_2alpha": [_wrong_alpha],
-    "bound_rigorous_phi": [_random_image_encoder],
-    "bound_rigorous_alpha": [_random_image_encoder],
+    "bound_rigorous_phi": [_overstated_probe_error],
+    "bound_rigorous_alpha": [_overstated_probe_error],
 }
-"""For every check, the wrong inputs it must reject."""
+"""For every check, the wrong inputs it must reject (on both routes)."""
+
+ROUTES = ("solver", "embeddings")
 
 DENSE_ONLY = {"factorization_identity", "sscl_same_subspace", "full_rank_ratio"}
 """Checks with no sparse route (skipped above the dense limit)."""
@@ -190,17 +216,18 @@ def test_every_check_has_a_mutation(case):
     assert len(names) == len(amf.checks.CHECKS) and set(MUTATIONS) == names
 
 
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("dense_limit", [None, 0], ids=["dense", "sparse-routes"])
 @pytest.mark.parametrize("check, mutation", [(c, m) for c, ms in MUTATIONS.items() for m in ms],
                          ids=lambda x: x if isinstance(x, str) else x.__name__.strip("_"))
-def test_check_rejects_its_mutation(case, monkeypatch, check, mutation, dense_limit):
+def test_check_rejects_its_mutation(case, monkeypatch, check, mutation, dense_limit, route):
     graph, svd = case
     if dense_limit == 0 and check in DENSE_ONLY:
         pytest.skip("a dense-only check")
     if ONE_ROUTE.get((check, mutation.__name__), dense_limit) != dense_limit:
         pytest.skip("the mutation changes what only the other route uses")
     g, solution = mutation(graph, svd, monkeypatch)
-    report = report_of(g, solution, dense_limit)
+    report = report_of(g, solution, dense_limit, route)
     got = verdicts(report)
     assert check in got, report["skipped_checks"]
     assert not got[check]["passed"], got[check]
@@ -224,16 +251,24 @@ def _valid_variants(graph, svd):
                                                f_texts=base.f_texts @ np.linalg.inv(m).T),
         "more triplets than k + 1": solution_from(graph, svd),
         "signs of triplets flipped": solution_from(graph, flipped),
+        "rounded to float32": dataclasses.replace(base, f_images=base.f_images.astype(np.float32).astype(float),
+                                                  f_texts=base.f_texts.astype(np.float32).astype(float)),
     }
 
 
+VALID = {"f_V M, f_L M^-T": ROUTES, "more triplets than k + 1": ROUTES, "signs of triplets flipped": ROUTES,
+         "rounded to float32": ("embeddings",)}
+"""Valid unusual minimizers and the routes they are minimizers on (float32 round-off is within the 1e-6 loss gap
+and 1e-4 subspace distance asked of given embeddings, not within a float64 SVD's 1e-8)."""
+
+
 @pytest.mark.parametrize("dense_limit", [None, 0], ids=["dense", "sparse-routes"])
-@pytest.mark.parametrize("variant", ["f_V M, f_L M^-T", "more triplets than k + 1", "signs of triplets flipped"])
-def test_valid_unusual_minimizers_pass_every_check(case, variant, dense_limit):
+@pytest.mark.parametrize("variant, route", [(v, r) for v, routes in VALID.items() for r in routes])
+def test_valid_unusual_minimizers_pass_every_check(case, variant, route, dense_limit):
     graph, svd = case
-    report = report_of(graph, _valid_variants(graph, svd)[variant], dense_limit)
+    report = report_of(graph, _valid_variants(graph, svd)[variant], dense_limit, route)
     bad = {c["name"]: (c["value"], c["tolerance"]) for c in report["checks"] if not c["passed"]}
-    assert not bad and report["passed"] is True
+    assert not bad and report["passed"] is True and report["card"]["minimizer"]["passed"] is True
 
 
 def test_a_padded_next_singular_value_is_refused(case):

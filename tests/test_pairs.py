@@ -197,7 +197,7 @@ HEADER = "image,text,w,il,tl\n"
          dict(image_label_col="y"), "line 2: image '1' has label 4"),
         ("p.jsonl", '{"image": 1, "text": 2, "y": [3]}\n', dict(image_label_col="y"), "line 1: label [3] is not"),
         ("p.csv", HEADER + "a,b,1,c1,\nd,b,1,,\nd,e,1,,\n", dict(image_label_col="il"),
-         "1 image(s) have no label in column 'il' on any line (first: image 'd')"),
+         "1 image(s) have no label in column 'il' on any line (first: image 'd'; --missing-label"),
     ],
 )
 def test_bad_input_is_one_line_input_error(tmp_path, name, content, options, message):
@@ -235,3 +235,34 @@ def test_the_command_line_writes_the_graph_and_its_mapping(tmp_path, capsys):
     assert "is an input" in err and "\n" not in err
     assert main(["graph", "from-pairs", str(tmp_path / "none.csv"), "--out", str(tmp_path / "h.npz")]) == 2
     assert not (tmp_path / "h.npz").exists()
+
+
+def test_missing_image_labels_error_drop_or_unknown(tmp_path, capsys):
+    """Image 'd' has no label: refused by default; dropped with its pairs (and text 'f', left without a pair) and
+    the rest renumbered; or given a class of its own, null in the ids file. Checked against the dense joint."""
+    from amf.cli import main
+
+    path = tmp_path / "p.csv"
+    write(path, HEADER + "a,b,1,c1,\nd,b,2,,\nd,f,3,,\ng,e,4,c2,t2\n")
+    with pytest.raises(InputError, match="1 image\\(s\\) have no label"):
+        read_pairs(path, image_label_col="il", text_label_col="tl")
+    dropped = read_pairs(path, weight_col="w", image_label_col="il", text_label_col="tl", missing_label="drop")
+    assert dropped.image_ids == ["a", "g"] and dropped.text_ids == ["b", "e"] and dropped.dropped == (1, 1)
+    dense = np.zeros(dropped.shape)
+    np.add.at(dense, (dropped.rows, dropped.cols), dropped.weights)
+    np.testing.assert_array_equal(dense, [[1.0, 0.0], [0.0, 4.0]])
+    assert list(dropped.image_labels) == [0, 1] and list(dropped.text_labels) == [-1, 2]
+    unknown = read_pairs(path, weight_col="w", image_label_col="il", missing_label="unknown")
+    assert unknown.shape == (3, 3) and unknown.unlabeled_images == 1 and unknown.dropped == (0, 0)
+    assert list(unknown.image_labels) == [0, 2, 1] and unknown.image_label_values == ["c1", "c2", None]
+    with pytest.raises(InputError, match="missing_label must be one of"):
+        read_pairs(path, image_label_col="il", missing_label="skip")
+    out = tmp_path / "g.npz"
+    assert main(["graph", "from-pairs", str(path), "--out", str(out), "--image-label-col", "il", "--missing-label",
+                 "unknown"]) == 0
+    assert json.loads((tmp_path / "g.ids.json").read_text())["image_labels"] == ["c1", "c2", None]
+    assert "1 image(s) had no label" in capsys.readouterr().out
+    assert main(["graph", "from-pairs", str(path), "--out", str(out), "--image-label-col", "il"]) == 2
+    assert main(["graph", "from-pairs", str(path), "--out", str(tmp_path / "h.npz"), "--image-label-col", "il",
+                 "--missing-label", "drop"]) == 0
+    assert CoOccurrence.load(tmp_path / "h.npz").shape == (2, 2)

@@ -2,10 +2,10 @@
 
 A `synthetic.planted_model` graph (``r`` planted classes, power-law degrees, class noise ``noise``) verified at
 every rank ``k`` of the sweep: the measured E_LS beside the proved bound and the paper's form
-(``4 alpha / gap + 8 alpha``). ``tightness = E_LS / bound`` (1 = tight, None where the bound is 0); ``vacuous``:
-the bound is at least 1. Below ``k = r`` the gap is near 0 (the near-1 singular values of the classes are not
-all taken), so the bound is vacuous; at and past ``r`` it is informative on clean graphs and vacuous again as
-noise grows.
+(``4 alpha / spectral_gap + 8 alpha``). ``tightness = E_LS / bound`` (1 = tight, None where the bound is 0);
+``vacuous``: the bound is at least 1. Below ``k = r`` (``r`` classes) the spectral_gap is near 0 (the near-1
+singular values of the classes are not all taken), so the bound is vacuous; at and past ``r`` it is informative on
+clean graphs and vacuous again as noise (a probability) grows.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class BoundTightnessConfig(Config):
     edges_per_node: int = param(12, kind=int, low=1, help="stored edges per node: n_edges = this x (N_V + N_L)")
     n_classes: int = param(4, kind=int, low=2, help="r, the planted classes")
     noise: float = param((0.0, 0.05, 0.1, 0.2, 0.4), kind=float, low=0.0, high=1.0,
-                         help="class noise: probability that an edge ignores the image's class")
+                         help="planted class noise, a probability: the chance that an edge ignores the image's class")
     k: int = param(tuple(range(1, 13)), kind=int, low=1, help="rank of the factorization (1 to 3 r by default)")
     seeds: tuple[int, ...] = (0, 1, 2)
 
@@ -53,7 +53,7 @@ def measure(config: BoundTightnessConfig, seed: int) -> dict:
 
 def summarize(config: BoundTightnessConfig, points: list[dict]) -> dict:
     """``table``: per (k, noise) the seed means of E_LS, both bounds and the tightness, the share of seeds where
-    the proved bound is vacuous and how many have no bound (``s_{k+1} = 1``: no gap; left out of the means);
+    the proved bound is vacuous and how many have no bound (``s_{k+1} = 1``: no spectral_gap; left out of the means);
     ``bound_held``: at every point with a bound, E_LS <= the bound."""
     cells = {}
     for p in points:

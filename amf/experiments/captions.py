@@ -34,7 +34,8 @@ class StyleConfig(Config):
     diversity: float = param(0.5, kind=float, low=0.0, high=1.0,
                              help="d, a caption's weight on the other styles of its class")
     noise: float = param(0.05, kind=float, low=0.0, high=1.0,
-                         help="eps, a caption's weight on each image of another class (caption label noise)")
+                         help="eps, a caption's edge weight on each image of another class, against weight 1 on "
+                              "its own style (caption label noise; a weight, not a probability)")
     n_pairs: int = param(50000, kind=int, low=0, help="pairs sampled from the graph; 0 = the population itself")
     k: int = param(0, kind=int, low=0, help="rank of the factorization; 0 = n_classes")
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -51,7 +52,8 @@ class ConsistencyConfig(StyleConfig):
     """`StyleConfig` sweeping the caption noise."""
 
     noise: float = param((0.0, 0.02, 0.05, 0.1, 0.2, 0.3), kind=float, low=0.0, high=1.0,
-                         help="eps, a caption's weight on each image of another class (caption label noise)")
+                         help="eps, a caption's edge weight on each image of another class, against weight 1 on "
+                              "its own style (caption label noise; a weight, not a probability)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +63,8 @@ class DiversityConfig(StyleConfig):
     diversity: float = param((0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0), kind=float, low=0.0, high=1.0,
                              help="d, a caption's weight on the other styles of its class")
     noise: float = param(0.02, kind=float, low=0.0, high=1.0,
-                         help="eps, a caption's weight on each image of another class (caption label noise)")
+                         help="eps, a caption's edge weight on each image of another class, against weight 1 on "
+                              "its own style (caption label noise; a weight, not a probability)")
 
 
 def _graph(config: StyleConfig, seed: int) -> CoOccurrence:
@@ -102,25 +105,27 @@ def _trend(name: str, metrics: tuple[str, ...]):
 
 CONSISTENCY = Experiment(
     name="consistency",
-    claim="T4/T5 consistency: noisier captions raise alpha and phi, and with them the bound (E_LS <= 2 phi / gap)",
+    claim="T4/T5 consistency: noisier captions raise alpha and phi, and with them the bound (E_LS <= 2 phi / "
+          "spectral_gap)",
     config=ConsistencyConfig,
     quick={"n_classes": 4, "styles_per_class": 3, "images_per_style": 6, "texts_per_style": 4, "n_pairs": 5000,
            "noise": [0.0, 0.05, 0.2], "seeds": [0, 1]},
     measure=measure,
-    summarize=_trend("noise", ("alpha", "phi", "gap", "probe_error_ls", "bound_rigorous_phi", "bound_paper_form")),
-    headline=("alpha", "phi", "gap", "probe_error_ls", "bound_rigorous_phi"),
+    summarize=_trend("noise", ("alpha", "phi", "spectral_gap", "probe_error_ls", "bound_rigorous_phi",
+                               "bound_paper_form")),
+    headline=("alpha", "phi", "spectral_gap", "probe_error_ls", "bound_rigorous_phi"),
     quick_seconds=7.0,
 )
 
 DIVERSITY = Experiment(
     name="diversity",
-    claim="T5 diversity: captions that reach more styles of their class open the gap 1 - s_{k+1}^2; the bound "
+    claim="T5 diversity: captions that reach more styles of their class open the spectral_gap 1 - s_{k+1}^2; the bound "
           "turns informative",
     config=DiversityConfig,
     quick={"n_classes": 4, "styles_per_class": 3, "images_per_style": 6, "texts_per_style": 4, "n_pairs": 5000,
            "diversity": [0.0, 0.3, 1.0], "noise": 0.02, "seeds": [0, 1]},
     measure=measure,
-    summarize=_trend("diversity", ("s_next", "gap", "phi", "probe_error_ls", "bound_rigorous_phi")),
-    headline=("s_next", "gap", "probe_error_ls", "bound_rigorous_phi"),
+    summarize=_trend("diversity", ("s_next", "spectral_gap", "phi", "probe_error_ls", "bound_rigorous_phi")),
+    headline=("s_next", "spectral_gap", "probe_error_ls", "bound_rigorous_phi"),
     quick_seconds=7.0,
 )

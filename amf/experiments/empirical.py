@@ -181,7 +181,7 @@ def _check_n(n) -> int:
 @dataclasses.dataclass(frozen=True)
 class FiniteSamplesConfig(PlantedConfig):
     n_edges: int = param(6000, kind=int, low=4, help="stored edges of the population (planted) graph")
-    noise: float = param(0.2, kind=float, low=0.0, high=1.0, help="planted class noise")
+    noise: float = param(0.2, kind=float, low=0.0, high=1.0, help="planted class noise, a probability")
     n_pairs: int = param((300, 600, 1000, 2000, 4000, 10000, 30000, 100000), kind=int, low=1,
                          help="pairs drawn i.i.d. from the population")
     k: int = param(0, kind=int, low=0, help="rank; 0 = n_classes")
@@ -202,7 +202,7 @@ def measure(config: FiniteSamplesConfig, seed: int) -> dict:
         "k": k, "probe_error_ls": row["error"], "probe_error_present": row["error_present"],
         "missing_mass": row["missing_mass"], "images_kept": row["images_kept"], "texts_kept": row["texts_kept"],
         "s_k": row["s_k"], "s_next": row["s_k1"],
-        "population": {"probe_error_ls": row["optimal_error"], "s_next": s_next, "gap": 1.0 - s_next**2,
+        "population": {"probe_error_ls": row["optimal_error"], "s_next": s_next, "spectral_gap": 1.0 - s_next**2,
                        "phi": phi, "bound_rigorous_phi": 2.0 * phi / (1.0 - s_next**2)},
         "note": row.get("note"),
         "passed": None,

@@ -7,10 +7,11 @@ independently here, as the top-``k`` eigenvectors of the dense ``Abar_V = D_V^{-
 column spaces, ``||V - U U^T V||_2``), ``eigenvalue_error`` (``max_i |lambda_i - s_i^2|``) and ``loss_gap`` (SSCL optimum
 ``-sum lambda_i^2`` against ``-sum s_i^4``).
 
-A subspace is only determined by its singular values when ``s_k > s_{k+1}``: where the relative gap
-``(s_k^2 - s_{k+1}^2) / s_k^2`` is below ``DETERMINED`` the point is reported ``ill-determined`` (its distance
-says nothing about the theorem), else ``agrees`` (distance within ``tolerance``: the round-off bound
-``EPS / relative gap``) or ``disagrees``.
+A subspace is only determined by its singular values when ``s_k > s_{k+1}``: where `amf.checks.determination`
+finds it ill-determined (the Davis–Kahan bound ``sqrt(2) max_residual s_1 / singular_gap`` on the angle of the
+computed ``span(U_k)`` above `amf.checks.AMBIGUITY`, the one definition of docs/theory.md) the point is reported
+``ill-determined`` (its distance says nothing about the theorem), else ``agrees`` (distance within ``tolerance``:
+the round-off bound ``EPS / relative_gap``, ``relative_gap = (s_k^2 - s_{k+1}^2) / s_k^2``) or ``disagrees``.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ import dataclasses
 import numpy as np
 
 import synthetic
+from amf.checks import determination
 from amf.errors import InputError
 from amf.experiments.config import Config, param
 from amf.experiments.runner import Experiment
 from amf.graph import CoOccurrence
 from amf.solve import solve
 
-DETERMINED = 1e-3
-"""Smallest relative gap ``(s_k^2 - s_{k+1}^2) / s_k^2`` at which the top-k subspace counts as determined."""
 DENSE_SIDE = 3000
 """Largest ``N_V`` of the dense ``Abar_V`` (72 MB in float64)."""
 EPS = 1e-12
@@ -40,7 +40,7 @@ class EquivalenceConfig(Config):
                           help="N_V (N_L = 0.8 N_V); the SSCL optimum is a dense eigendecomposition")
     density: float = param((0.05, 0.2, 0.6), kind=float, low=0.0, high=1.0, low_open=True,
                            help="stored edges as a share of N_V N_L")
-    noise: float = param((0.0, 0.2, 0.6), kind=float, low=0.0, high=1.0, help="planted class noise")
+    noise: float = param((0.0, 0.2, 0.6), kind=float, low=0.0, high=1.0, help="planted class noise, a probability")
     n_classes: int = param(4, kind=int, low=1, help="planted classes")
     k: int = param((2, 4), kind=int, low=1, help="rank compared")
     seeds: tuple[int, ...] = tuple(range(10))
@@ -80,10 +80,13 @@ def measure(config: EquivalenceConfig, seed: int) -> dict:
     distance = float(np.linalg.norm(vectors - u @ (u.T @ vectors), 2))  # sin of the largest angle, no cancellation
     relative_gap = float((s[k - 1] ** 2 - s[k] ** 2) / s[k - 1] ** 2)
     tolerance = EPS / max(relative_gap, EPS)
-    status = "ill-determined" if relative_gap < DETERMINED else ("agrees" if distance <= tolerance else "disagrees")
+    determined = determination(s[: k + 1], k, mmcl.svd.certificate.max_residual)
+    status = ("ill-determined" if determined["ill_determined"] else
+              "agrees" if distance <= tolerance else "disagrees")
     return {
         "k": k, "n_images": g.n_images, "n_texts": g.n_texts, "nnz": g.nnz,
         "s_k": float(s[k - 1]), "s_next": float(s[k]), "relative_gap": relative_gap,
+        "singular_gap": determined["singular_gap"], "angle_bound": determined["angle_bound"],
         "subspace_distance": distance, "tolerance": tolerance,
         "eigenvalue_error": float(np.max(np.abs(values - s[:k] ** 2))),
         "loss_gap": float(abs(np.sum(values**2) - np.sum(s[:k] ** 4))),

@@ -1,9 +1,11 @@
 """The metrics of one experiment point, named as in the verify report (docs/file-format.md).
 
 `verified` runs `amf.report.verify` (every theory check) on a graph at rank ``k`` and keeps:
-``probe_error_ls`` (E_LS), ``alpha``, ``phi``, ``s_k``, ``s_next`` (``s_{k+1}``), ``gap`` (``1 - s_{k+1}^2``),
-``bound_rigorous_phi`` (``2 phi / gap``, proved), ``bound_rigorous_alpha`` (``4 alpha / gap``),
-``bound_paper_form`` (``4 alpha / gap + 8 alpha``, the paper's form, not a verdict), ``vacuous`` (the proved bound
+``probe_error_ls`` (E_LS), ``alpha``, ``phi``, ``s_k``, ``s_next`` (``s_{k+1}``), ``spectral_gap``
+(``1 - s_{k+1}^2``; ``gap`` is its old name, kept until the mmcl-vs-sscl and resampling modules read
+``spectral_gap``), ``bound_rigorous_phi`` (``2 phi / spectral_gap``, proved), ``bound_rigorous_alpha``
+(``4 alpha / spectral_gap``), ``bound_paper_form`` (``4 alpha / spectral_gap + 8 alpha``, the paper's form, not a
+verdict), ``vacuous`` (the proved bound
 is at least 1, i.e. says nothing), the graph's size and ``passed`` (every check held).
 """
 
@@ -33,6 +35,7 @@ def verified(graph: CoOccurrence, k: int, seed: int) -> dict:
         "phi": report["phi"],
         "s_k": s[k - 1],
         "s_next": s_next,
+        "spectral_gap": 1.0 - s_next**2,
         "gap": 1.0 - s_next**2,
         "bound_rigorous_phi": rigorous,
         "bound_rigorous_alpha": bounds["rigorous_alpha"],
@@ -73,7 +76,8 @@ class PlantedConfig(Config):
     n_texts: int = param(240, kind=int, low=2, help="N_L of the planted graph")
     n_edges: int = param(5000, kind=int, low=4, help="stored edges of the planted graph")
     n_classes: int = param(4, kind=int, low=2, help="planted classes")
-    noise: float = param(0.1, kind=float, low=0.0, high=1.0, help="planted class noise")
+    noise: float = param(0.1, kind=float, low=0.0, high=1.0,
+                         help="planted class noise, a probability: the chance that an edge ignores the image's class")
 
     def validate(self) -> None:
         if max(self.k, self.n_classes) >= min(self.n_images, self.n_texts):

@@ -4,7 +4,8 @@ Two graphs: ``block`` (`synthetic.block_model`, ``r`` classes: ``s_1 = 1``, ``s_
 then 0; a clean gap after ``k = r``) and ``noisy`` (`synthetic.planted_model` with class noise: a spread-out tail).
 Per graph, the top ``n_values`` singular values of ``Pn`` (amf's exact solver) and, independently, the
 eigenvalues of the dense ``Abar_V = D_V^{-1/2} A_V D_V^{-1/2}`` (`numpy.linalg.eigh`), which T3 says are
-``s_i^2``; with the verify metrics at ``k`` (the gap ``1 - s_{k+1}^2`` a figure marks).
+``s_i^2``; with the verify metrics at ``k`` (the ``spectral_gap = 1 - s_{k+1}^2``; the figure marks the
+``singular_gap = s_k - s_{k+1}``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class SpectrumConfig(Config):
     texts: int = param(120, kind=int, low=8, high=DENSE_SIDE, help="N_L of both graphs (dense: at most 3000)")
     across: float = param(0.1, kind=float, low=0.0, high=1.0,
                           help="block graph: weight across classes (within: 1)")
-    noise: float = param(0.3, kind=float, low=0.0, high=1.0, help="noisy graph: class noise")
+    noise: float = param(0.3, kind=float, low=0.0, high=1.0, help="noisy graph: planted class noise, a probability")
     edges_per_node: int = param(10, kind=int, low=1, help="noisy graph: stored edges per node")
     n_values: int = param(24, kind=int, low=2, help="singular values kept")
     k: int = param(0, kind=int, low=0, help="the rank marked; 0 = n_classes")
@@ -65,6 +66,6 @@ EXPERIMENT = Experiment(
     config=SpectrumConfig,
     quick={"images": 80, "texts": 60},
     measure=measure,
-    headline=("s_k", "s_next", "gap", "eigenvalue_error"),
+    headline=("s_k", "s_next", "spectral_gap", "eigenvalue_error"),
     quick_seconds=5.0,
 )
