@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from amf.solve import SPECTRAL_SOLVERS
+from amf.solve import kinds
 
 
 def _number(x) -> str:
@@ -83,7 +83,7 @@ def format_report(report: dict) -> str:
         f"paper form = {_number(b['paper_form'])} [paper-form, not confirmed]"
     )
     # a spectral solver's encoders are the SVD's own: their card says nothing the checks do not
-    card = [] if report["solver"] in SPECTRAL_SOLVERS else [format_card(report), ""]
+    card = [] if report["solver"] in kinds("spectral") else [format_card(report), ""]
     sections = []
     for subject, title in (("encoders", "checks on the encoders"), ("graph", "checks on the graph and its spectrum")):
         names = report["check_subjects"][subject]

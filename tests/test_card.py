@@ -21,7 +21,7 @@ from amf.checks import MINIMIZER_TOL
 from amf.solution import TrainingCertificate
 from amf.solvers.gd import GD
 from amf.solvers.sgd import SGD
-from amf.spectral import encoders_from_svd
+from amf.solvers.spectral import encoders_from_svd
 
 K = 4
 
