@@ -205,5 +205,5 @@ EXPERIMENT = Experiment(
     summarize=summarize,
     headline=("match_ratio", "mmcl.phi", "sscl.phi", "mmcl.spectral_gap", "sscl.spectral_gap",
               "mmcl.bound_rigorous_phi", "sscl.bound_rigorous_phi", "mmcl.probe_error_ls", "sscl.probe_error_ls"),
-    quick_seconds=10.0,
+    quick_seconds=15.0,
 )
