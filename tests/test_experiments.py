@@ -239,7 +239,7 @@ def test_mmcl_vs_sscl_holds_the_stated_quantity_equal():
         assert p["passed"] and p["matched"]
         held = p["params"]["held"]
         mmcl, sscl = p["mmcl"], p["sscl"]
-        assert abs(sscl[held] / mmcl[held] - 1) <= MATCH and p["match_ratio"] == sscl[held] / mmcl[held]
+        assert abs(sscl[held] / mmcl[held] - 1) <= MATCH[held] and p["match_ratio"] == sscl[held] / mmcl[held]
         for side in (mmcl, sscl):
             assert side["probe_error_ls"] <= side["bound_rigorous_phi"] + 1e-12
         # the arms' phi against an independent dense A_V of the same generator call
@@ -262,7 +262,7 @@ def test_mmcl_vs_sscl_holds_the_stated_quantity_equal():
 def test_mmcl_vs_sscl_reports_an_unmatched_pair_as_failed(monkeypatch):
     from amf.experiments import mmcl_vs_sscl
 
-    monkeypatch.setattr(mmcl_vs_sscl, "solve", lambda quantity, target, low, high: low)  # no matching solve
+    monkeypatch.setattr(mmcl_vs_sscl, "solve", lambda quantity, target, low, high, tolerance: low)  # no matching solve
     config = EXPERIMENTS["mmcl-vs-sscl"].make_config(quick=True, values={"held": "phi", "diversity": 0.5,
                                                                                 "noise": 0.15})
     point = mmcl_vs_sscl.measure(config, 0)
