@@ -51,11 +51,12 @@ def draw(results: dict, arrays: dict):
             ax.set_ylabel(name)
             ax.set_title(HELD[held], loc="left" if col == 0 else "right")
     worst = max((p["match_ratio"] for p in results["points"]), key=lambda x: abs(x - 1.0))
+    unmatched = sum(not p["matched"] for p in results["points"])
     handles = [Line2D([], [], marker="o", linestyle="none", color=style.COLORS[s], label=SIDES[s]) for s in SIDES]
     handles.append(Line2D([], [], marker=".", linestyle="none", color="grey", label="one seed"))
     fig.legend(handles=handles, loc="outside lower center", ncols=3,
-               title=f"C / A: the {len(results['seeds'])} seeds' 95% interval excludes 0; ?: it does not; held "
-                     f"quantity matched to within {abs(worst - 1):.1%} at every point")
+               title=f"C / A: the {len(results['seeds'])} seeds' 95% interval excludes 0; ?: it does not; the held "
+                     f"quantity differs by at most {abs(worst - 1):.1%}; {unmatched} point(s) outside the tolerance")
     fig.suptitle(f"Captions against augmentations on matched graphs ({cfg['n_classes']} classes × "
                  f"{cfg['sources_per_class']} sources × {cfg['views_per_source']} views, same degrees and noise "
                  f"model, k = {cfg['n_classes']})")
