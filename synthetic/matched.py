@@ -47,7 +47,7 @@ ARMS = ("captions", "augmentations")
 
 
 def matched_model(*, arm: str = "captions", n_classes: int = 4, sources_per_class: int = 16,
-                  views_per_source: int = 4, min_degree: int = 1, degree_exponent: float = 2.5,
+                  views_per_source: int = 4, min_degree: int = 3, degree_exponent: float = 2.5,
                   diversity: float = 0.5, noise: float = 0.1, seed: int = 0) -> Edges:
     """One arm of the matched pair (module docstring).
 
