@@ -343,7 +343,7 @@ def test_generate_bad_strings(params, match):
 
 
 def test_generate_unknown_model_and_param():
-    with pytest.raises(ValueError, match=r"unknown model 'nope'.*augmentation, block, diversity, planted"):
+    with pytest.raises(ValueError, match=r"unknown model 'nope'.*augmentation, block, diversity, matched, planted"):
         S.generate("nope")
     with pytest.raises(ValueError, match=r"unknown parameter 'bogus'.*allowed: n_classes, images_per_class"):
         S.generate("block", bogus=1)
