@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,8 @@ from figures import BENCH_RESULTS, FIGURES, Figure
 from figures.style import save
 
 FORMATS = ("png", "pdf", "svg")
+CHECKOUT = Path(__file__).resolve().parents[1]
+"""The source checkout holding the ``figures`` package (where the default benchmark rows live)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +65,8 @@ def up_to_date(folder: Path, experiment: str, config) -> bool:
 def plan(names, *, quick: bool, out: Path, replot: bool) -> list[tuple[Figure, object]]:
     """The figures to draw with each one's config, checked before any work: unknown names, and with ``replot``
     results that are missing or stale, are refused."""
-    unknown = [n for n in names if n not in FIGURES]
+    unknown = [n for n in names if n not in FIGURES and n.replace("_", "-") not in FIGURES]
+    names = [n if n in FIGURES else n.replace("_", "-") for n in names]  # finite_samples = finite-samples
     if unknown:
         raise InputError(f"unknown figure {unknown[0]!r}; choose from {', '.join(FIGURES)}")
     chosen = []
@@ -82,7 +86,7 @@ def make(names=(), *, quick: bool = False, out: str | Path = "amf-out/figures", 
          dpi: int = 150, replot: bool = False, recompute: bool = False, bench: str | Path = BENCH_RESULTS,
          log: Callable[[str], None] = print) -> list[Drawn]:
     """Draw the figures ``names`` (all by default) into ``out``; returns what was drawn (see the module)."""
-    out, bench = Path(out), Path(bench)
+    out, bench = Path(out), bench_rows(bench)
     chosen = plan(names, quick=quick, out=out, replot=replot)
     out.mkdir(parents=True, exist_ok=True)
     (out / OUTPUT_MARKER).write_text("written by amf\n")
@@ -95,8 +99,8 @@ def make(names=(), *, quick: bool = False, out: str | Path = "amf-out/figures", 
         else:
             item = _draw_experiment(figure, config, out, formats, dpi, recompute)
         if item is None:
-            log(f"[{i}/{len(chosen)}] {figure.name}: skipped, no benchmark rows at {bench} "
-                "(amf bench spectral --json FILE writes them)")
+            print(f"amf figures: {figure.name} skipped: no benchmark rows at {bench} (amf bench spectral --json FILE "
+                  "writes them)", file=sys.stderr)
             continue
         item.entry["seconds"] = round(time.perf_counter() - started, 2)
         drawn.append(item)
@@ -104,6 +108,15 @@ def make(names=(), *, quick: bool = False, out: str | Path = "amf-out/figures", 
             f"-> {', '.join(item.entry['files'])}")
     _write_manifest(out, [d.entry for d in drawn])
     return drawn
+
+
+def bench_rows(bench: str | Path) -> Path:
+    """Where the scale figure's rows are: ``bench`` itself, except that the default `figures.BENCH_RESULTS`
+    (relative), when the working folder lacks it, is the one in the checkout that holds this package."""
+    path = Path(bench)
+    if not path.is_file() and str(bench) == BENCH_RESULTS:
+        return CHECKOUT / BENCH_RESULTS
+    return path
 
 
 def _draw_experiment(figure: Figure, config, out: Path, formats, dpi: int, recompute: bool) -> Drawn:

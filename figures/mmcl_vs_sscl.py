@@ -1,77 +1,73 @@
-"""``mmcl-vs-sscl``: on the same views and labels, captions (MMCL) against augmentations (SSCL): which has the
-smaller proved bound and the smaller measured probe error, and why (consistency ``phi``, diversity ``gap``).
+"""``mmcl-vs-sscl``: captions (MMCL) against augmentations (SSCL) on matched graphs, one T5 property at a time.
 
-Reads the ``mmcl-vs-sscl`` experiment (`amf.experiments.mmcl_vs_sscl`). Left: the ``map`` over augmentation
-strength x caption noise, each cell coloured by the graph with the smaller seed-mean proved bound and lettered
-by the one with the smaller ``E_LS``. Middle: the caption graph's ``phi`` and gap against caption noise; right:
-the augmentation graph's against strength (each pooled over the other axis and the seeds, min–max bars).
+Reads the ``mmcl-vs-sscl`` experiment (`amf.experiments.mmcl_vs_sscl`). Top row: ``phi`` held equal (captions
+more diverse); bottom row: ``spectral_gap`` held equal (captions more consistent). Left: the proved bound
+``2 phi / spectral_gap`` of each arm per setting (caption diversity ``delta``, caption noise ``eps``); right:
+the measured ``E_LS``. Every seed is a small dot, the seed mean a large marker; the letter over a setting is its
+seed verdict (C: captions better, A: augmentations better, ?: undetermined, =: tie, x: not matched, -: no bound).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.colors import ListedColormap
-from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
 
 from figures import style
 
-SIDES = {"mmcl": "captions (MMCL)", "sscl": "augmentations (SSCL)", "tie": "tie (within 1e-12)"}
-LETTERS = {"mmcl": "M", "sscl": "S", "tie": "="}
+SIDES = {"mmcl": "captions (MMCL)", "sscl": "augmentations (SSCL)"}
+HELD = {"phi": r"$\varphi$ held equal: captions more diverse",
+        "spectral_gap": r"$1-s_{k+1}^2$ held equal: captions more consistent"}
+LETTERS = {"captions better": "C", "augmentations better": "A", "undetermined": "?", "tie": "=",
+           "not matched": "x", "no bound": "-"}
+PANELS = (("bound", "bound_rigorous_phi", r"proved bound $2\varphi/(1-s_{k+1}^2)$"),
+          ("probe", "probe_error_ls", r"$E_{LS}$ (measured)"))
 
 
 def draw(results: dict, arrays: dict):
-    cfg, cells = results["config"], results["map"]
-    fig, (ax, mm, ss) = style.new_figure(3, height=4.0, width_ratios=[1.25, 1, 1])
-    noises = sorted({c["noise"] for c in cells})
-    strengths = sorted({c["strength"] for c in cells})
-    winners = list(SIDES)
-    grid = np.full((len(strengths), len(noises)), np.nan)
-    for c in cells:
-        i, j = strengths.index(c["strength"]), noises.index(c["noise"])
-        grid[i, j] = winners.index(c["winner_bound"])
-        ax.text(j, i, LETTERS[c["winner_probe"]], ha="center", va="center", fontsize=12,
-                color="white" if c["winner_bound"] == "mmcl" else "black")
-    colors = [style.COLORS["mmcl"], style.COLORS["sscl"], "#DDDDDD"]
-    ax.pcolormesh(np.arange(len(noises) + 1) - 0.5, np.arange(len(strengths) + 1) - 0.5, grid,
-                  cmap=ListedColormap(colors), vmin=-0.5, vmax=2.5, edgecolors="white", linewidth=1)  # vector
-    ax.set_xticks(range(len(noises)), [f"{v:g}" for v in noises])
-    ax.set_yticks(range(len(strengths)), [f"{v:g}" for v in strengths])
-    ax.grid(False)
-    ax.set_xlabel("caption noise (probability)")
-    ax.set_ylabel("aug. strength (edge weight)")
-    ax.set_title("smaller bound (colour),\nsmaller $E_{LS}$ (letter)")
-    note = ""
-    for side, axis, name, label in (("mmcl", mm, "noise", "caption noise (probability)"),
-                                    ("sscl", ss, "strength", "aug. strength (edge weight)")):
-        for metric, marker in (("phi", "o"), ("gap", "s")):
-            xs, mean, bar, note = _pooled(results, side, metric, name)
-            axis.errorbar(xs, mean, yerr=bar, color=style.COLORS[metric], marker=marker,
-                          label=style.LABELS[metric])
-        axis.set_ylim(-0.03, 1.03)
-        axis.set_xlabel(label)
-        axis.set_title(SIDES[side])
-    mm.set_ylabel("value (unitless, 0 to 1)")
-    handles = [Patch(color=c, label=f"{LETTERS[w]}: {SIDES[w]}") for w, c in zip(winners, colors)]
-    handles += mm.get_legend_handles_labels()[0]
-    wins = results.get("wins", {})
-    tally = "; ".join(f"by {by}: " + ", ".join(f"{LETTERS[w]} {n}" for w, n in counts.items())
-                      for by, counts in wins.items())
+    cfg, table = results["config"], results["table"]
+    helds = [h for h in HELD if any(r["held"] == h for r in table)]
+    fig, axes = style.new_figure(2, len(helds), width=10.0, height=3.3 * len(helds) + 0.8)
+    for row, held in enumerate(helds):
+        rows = [r for r in table if r["held"] == held]
+        labels = [f"δ={r['diversity']:g}\nε={r['noise']:g}" for r in rows]
+        for col, (by, metric, name) in enumerate(PANELS):
+            ax = axes[2 * row + col]
+            for offset, side in ((-0.12, "mmcl"), (0.12, "sscl")):
+                for i, r in enumerate(rows):
+                    values = _seed_values(results, r, side, metric)
+                    ax.plot(np.full(len(values), i + offset), values, ".", color=style.COLORS[side], alpha=0.45)
+                means = [r[f"{side}_{metric}"] for r in rows]
+                ax.plot(np.arange(len(rows)) + offset, [np.nan if m is None else m for m in means], "o",
+                        color=style.COLORS[side], markersize=7, linestyle="none")
+            if metric == "bound_rigorous_phi":
+                style.shade_vacuous(ax)
+            top = ax.get_ylim()[1]
+            for i, r in enumerate(rows):
+                ax.text(i, top, LETTERS[r[by]["verdict"]], ha="center", va="bottom", fontsize=11,
+                        fontweight="bold")
+            ax.set_ylim(bottom=0, top=top * 1.12)
+            ax.set_xticks(range(len(rows)), labels)
+            ax.set_xlim(-0.5, len(rows) - 0.5)
+            ax.set_ylabel(name)
+            ax.set_title(HELD[held], loc="left" if col == 0 else "right")
+    worst = max((p["match_ratio"] for p in results["points"]), key=lambda x: abs(x - 1.0))
+    unmatched = sum(not p["matched"] for p in results["points"])
+    handles = [Line2D([], [], marker="o", linestyle="none", color=style.COLORS[s], label=SIDES[s]) for s in SIDES]
+    handles.append(Line2D([], [], marker=".", linestyle="none", color="grey", label="one seed"))
     fig.legend(handles=handles, loc="outside lower center", ncols=3,
-               title=f"settings won {tally}; {note}" if tally else note)
-    fig.suptitle(f"Captions against augmentations on the same synthetic views ({cfg['n_classes']} classes × "
-                 f"{cfg['images_per_class']} sources × {cfg['views_per_image']} views, k = {cfg['n_classes']})")
+               title=f"C / A: the {len(results['seeds'])} seeds' 95% interval excludes 0; ?: it does not; the held "
+                     f"quantity differs by at most {abs(worst - 1):.1%}; {unmatched} point(s) outside the tolerance")
+    fig.suptitle(f"Captions against augmentations on matched graphs ({cfg['n_classes']} classes × "
+                 f"{cfg['sources_per_class']} sources × {cfg['views_per_source']} views, same degrees and noise "
+                 f"model, k = {cfg['n_classes']})")
     return fig
 
 
-def _pooled(results: dict, side: str, metric: str, name: str):
-    """x values of parameter ``name`` and, per value, the mean and min–max bar of ``side.metric`` over every
-    point with that value (all seeds, every value of the other axis)."""
-    values: dict[float, list[float]] = {}
+def _seed_values(results: dict, row: dict, side: str, metric: str) -> list[float]:
+    """``side.metric`` of every seed of the setting ``row`` (None values left out)."""
+    values = []
     for p in results["points"]:
-        x = p["params"].get(name, results["config"][name])
-        values.setdefault(x, []).append(p[side][metric])
-    xs = sorted(values)
-    data = [np.asarray(values[x]) for x in xs]
-    mean = np.array([d.mean() for d in data])
-    bar = np.array([[m - d.min(), d.max() - m] for m, d in zip(mean, data)]).T
-    return xs, mean, bar, f"bars: min–max over {max(len(d) for d in data)} points (seeds × other axis)"
+        params = {key: p["params"].get(key, results["config"][key]) for key in ("held", "diversity", "noise")}
+        if params == {key: row[key] for key in params} and p[side][metric] is not None:
+            values.append(p[side][metric])
+    return values

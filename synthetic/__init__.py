@@ -7,7 +7,8 @@ parameters); ``amf`` turns it into its graph object. Models (``MODELS``, or ``ge
 - ``block``: r classes, weight a within and b across; exact spectrum, alpha, phi (``block_model_closed_form``);
 - ``diversity``: classes split into styles; low vs high caption diversity (``diversity_model_closed_form``);
 - ``planted``: large degree-corrected planted partition with power-law activities (10^7 edges in seconds);
-- ``augmentation``: an SSCL augmentation graph as a views x sources co-occurrence (docs/theory.md T3 converse).
+- ``augmentation``: an SSCL augmentation graph as a views x sources co-occurrence (docs/theory.md T3 converse);
+- ``matched``: captions or augmentations over the same views, degrees and per-edge noise (T5, matched arms).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ._edges import Edges
 from .augmentation import augmentation_model
 from .block import block_model, block_model_closed_form
 from .diversity import diversity_model, diversity_model_closed_form
+from .matched import matched_model
 from .planted import planted_model
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "diversity_model_closed_form",
     "planted_model",
     "augmentation_model",
+    "matched_model",
 ]
 
 
@@ -69,6 +72,9 @@ MODELS: dict[str, Model] = {
                "large planted-partition graph with power-law degrees, class noise and caption (label) noise"),
         _model("augmentation", augmentation_model,
                "SSCL augmentation graph as a views x source-images co-occurrence (consistent, poorly connected)"),
+        _model("matched", matched_model,
+               "captions or augmentations (`arm`) over the same views, degrees and per-edge noise; `diversity` "
+               "spreads an edge over its class, `noise` sends it to another class"),
     )
 }
 

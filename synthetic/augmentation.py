@@ -17,6 +17,12 @@ Construction, with ``r`` classes, ``n`` source images per class and ``v`` views 
 
 With ``c = 0``, ``alpha = phi = 0`` (perfect consistency), but with small ``s`` the graph is poorly connected within a class:
 ``Abar_S`` has eigenvalues near 1 well beyond ``r`` (low diversity), the opposite trade-off to captions.
+
+Not a fair opponent for a caption graph: every view has exactly three edges, its weight-1 own-source edge is
+always of its class and its cross-class share is fixed at ``c / (1 + s + c)``, so no view has a majority of its
+mass on another class and ``E_LS = 0`` is all but guaranteed, whatever the spectrum. Captions against
+augmentations are compared on `synthetic.matched_model` (same views, degrees and per-edge noise); this model
+stays for the resampling simulator (`amf.experiments.clip_resampling`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
+
+import synthetic
 
 from amf.cli import main
 from amf.errors import InputError
@@ -22,6 +25,7 @@ from amf.experiments import EXPERIMENTS, equivalence, runner
 from amf._validate import parse_set
 from amf.experiments.config import to_toml
 from amf.graph import read_metadata
+from tests.test_synthetic import dense_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,9 +66,10 @@ def test_a_list_is_refused_where_a_key_cannot_sweep():
 
 
 def test_lists_make_a_grid_and_ints_count_as_floats():
-    config = EXPERIMENTS["mmcl-vs-sscl"].make_config(quick=True, values={"strength": [0, 0.5], "noise": [0.1]})
-    assert config.strength == (0.0, 0.5) and isinstance(config.strength[0], float)
-    assert config.grid() == [{"strength": 0.0, "noise": 0.1}, {"strength": 0.5, "noise": 0.1}]
+    config = EXPERIMENTS["mmcl-vs-sscl"].make_config(quick=True, values={"diversity": [1, 0.5], "noise": [0.1]})
+    assert config.diversity == (1.0, 0.5) and isinstance(config.diversity[0], float)
+    assert config.grid() == [{"held": h, "diversity": d, "noise": 0.1} for h in ("phi", "spectral_gap")
+                            for d in (1.0, 0.5)]
 
 
 def test_set_values_are_toml():
@@ -230,17 +235,66 @@ def test_diversity_opens_the_gap_as_the_closed_form_says():
 
 
 @pytest.mark.slow
-def test_mmcl_vs_sscl_on_the_same_images():
-    result = _run("mmcl-vs-sscl")
+def test_mmcl_vs_sscl_holds_the_stated_quantity_equal():
+    from amf.experiments.mmcl_vs_sscl import MATCH
+
+    result = _run("mmcl-vs-sscl", seeds=[0])
+    config = result.config
     for p in result.points:
-        assert p["passed"] and p["mmcl"]["n_images"] == p["sscl"]["n_images"]
-        for side in ("mmcl", "sscl"):
-            assert p[side]["probe_error_ls"] <= p[side]["bound_rigorous_phi"] + 1e-12
-    # augmentations get less consistent with strength (confusion grows with it), captions with noise
-    by_strength = {p["params"]["strength"]: p["sscl"]["phi"] for p in result.points}
-    by_noise = {p["params"]["noise"]: p["mmcl"]["phi"] for p in result.points}
-    assert by_strength[0.5] > by_strength[0.1] and by_noise[0.3] > by_noise[0.05]
-    assert sum(result.extra["wins"]["bound"].values()) == len(result.extra["map"]) == 4
+        assert p["passed"] and p["matched"]
+        held = p["params"]["held"]
+        mmcl, sscl = p["mmcl"], p["sscl"]
+        assert abs(sscl[held] / mmcl[held] - 1) <= MATCH[held] and p["match_ratio"] == sscl[held] / mmcl[held]
+        for side in (mmcl, sscl):
+            assert side["probe_error_ls"] <= side["bound_rigorous_phi"] + 1e-12
+        # the arms' phi against an independent dense A_V of the same generator call
+        for side, arm in ((mmcl, "captions"), (sscl, "augmentations")):
+            edges = synthetic.matched_model(arm=arm, n_classes=config.n_classes,
+                                            sources_per_class=config.sources_per_class,
+                                            views_per_source=config.views_per_source, min_degree=config.min_degree,
+                                            degree_exponent=config.degree_exponent, diversity=side["diversity"],
+                                            noise=side["noise"], seed=p["seed"])
+            assert dense_reference(edges)["phi"] == pytest.approx(side["phi"], rel=1e-10)
+        if held == "phi":  # diversity differs: the augmentations keep theirs, the solve sets their noise
+            assert sscl["diversity"] == config.augmentation_diversity < mmcl["diversity"]
+        else:  # consistency differs: the augmentations are noisier by noise_excess, the solve sets their diversity
+            assert sscl["noise"] == pytest.approx(mmcl["noise"] + config.noise_excess)
+            assert sscl["phi"] > mmcl["phi"]
+    assert {r["held"] for r in result.extra["table"]} == {"phi", "spectral_gap"}
+    assert all(r["probe"]["verdict"] in ("undetermined", "tie") for r in result.extra["table"])  # one seed
+
+
+def test_mmcl_vs_sscl_reports_an_unmatched_pair_as_failed(monkeypatch):
+    from amf.experiments import mmcl_vs_sscl
+
+    monkeypatch.setattr(mmcl_vs_sscl, "solve", lambda quantity, target, low, high, tolerance: low)  # no matching solve
+    config = EXPERIMENTS["mmcl-vs-sscl"].make_config(quick=True, values={"held": "phi", "diversity": 0.5,
+                                                                                "noise": 0.15})
+    point = mmcl_vs_sscl.measure(config, 0)
+    assert point["sscl"]["noise"] == 0 and point["sscl"]["phi"] == 0 < point["mmcl"]["phi"]
+    assert point["match_ratio"] == 0 and not point["matched"] and point["passed"] is False
+    table = mmcl_vs_sscl.summarize(config, [{"params": {}, "seed": 0, **point}])["table"]
+    assert table[0]["probe"] == table[0]["bound"] == {"verdict": "not matched"}
+
+
+@pytest.mark.parametrize("differences, verdict", [
+    ([0.1, 0.12, 0.09, 0.11, 0.1], "captions better"),
+    ([-0.2, -0.1, -0.15, -0.3, -0.2], "augmentations better"),
+    ([0.3, -0.1, 0.2, -0.2, 0.05], "undetermined"),  # the seeds split
+    ([0.01, 0.02, 0.01, 0.0, 0.5], "undetermined"),  # all one way, but the interval reaches 0
+    ([0.1], "undetermined"),  # one seed: no spread
+    ([0.0, 1e-13, -1e-13], "tie"),
+    ([0.1, None], "no bound"),
+])
+def test_seed_verdicts(differences, verdict):
+    from amf.experiments.mmcl_vs_sscl import seed_verdict
+
+    out = seed_verdict(differences)
+    assert out["verdict"] == verdict
+    if out.get("interval") is not None:  # against scipy's one-sample t interval
+        low, high = stats.ttest_1samp(differences, 0.0).confidence_interval(0.95)
+        assert out["interval"] == pytest.approx([low, high], rel=1e-12)
+        assert (low > 0 or high < 0) == (verdict != "undetermined")
 
 
 @pytest.mark.slow
@@ -336,10 +390,56 @@ def test_a_point_that_fails_its_checks_fails_the_run(monkeypatch, tmp_path, caps
     assert "0/1" in capsys.readouterr().out
 
 
-def test_every_config_key_is_documented():
-    from amf.experiments.config import fields
+def _cell(text: str) -> tuple:
+    """A table cell of docs/experiments.md as a tuple of values (numbers as floats, so 5 == 5.0)."""
+    def value(word):
+        try:
+            return float(word)
+        except ValueError:
+            return {"true": True, "false": False}.get(word, word)
 
+    return tuple(value(w.strip()) for w in text.split(","))
+
+
+def _config_cell(value) -> tuple:
+    return tuple(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                 for v in (value if isinstance(value, tuple) else (value,)))
+
+
+def _doc_tables() -> dict[str, dict[str, tuple[str, str]]]:
+    """Per experiment section of docs/experiments.md: key -> (full cell, quick cell) of its table."""
     text = (ROOT / "docs" / "experiments.md").read_text()
-    for name, experiment in EXPERIMENTS.items():
-        section = text.split(f"### `{name}`\n")[1].split("\n### ")[0]
-        assert all(f"| `{key}` |" in section for key in fields(experiment.config)), name
+    tables = {}
+    for section in text.split("\n### `")[1:]:
+        name, body = section.split("`", 1)
+        rows = [line.split("|")[1:-1] for line in body.split("\n## ")[0].splitlines() if line.startswith("| `")]
+        tables[name] = {cells[0].strip().strip("`"): (cells[1].strip(), cells[2].strip()) for cells in rows}
+    return tables
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_documented_defaults_and_quick_presets_are_the_configs(name):
+    """Every key of every experiment has a row in docs/experiments.md whose full and quick values are the
+    config's (``same`` = the quick preset keeps the full value), and no row names a key the config lacks."""
+    import dataclasses
+
+    table = _doc_tables()[name]
+    full, quick = EXPERIMENTS[name].make_config(), EXPERIMENTS[name].make_config(quick=True)
+    keys = [f.name for f in dataclasses.fields(full)]
+    assert sorted(table) == sorted(keys), name
+    for key in keys:
+        stated_full, stated_quick = table[key]
+        assert _cell(stated_full) == _config_cell(getattr(full, key)), (name, key, "full")
+        expected_quick = "same" if getattr(quick, key) == getattr(full, key) else _config_cell(getattr(quick, key))
+        assert (stated_quick if stated_quick == "same" else _cell(stated_quick)) == expected_quick, \
+            (name, key, "quick")
+
+
+def test_the_docs_table_check_catches_a_wrong_value(monkeypatch):
+    """A stated value that is not the config's fails (the quick k of bound-tightness, said as 1, 4, 8)."""
+    real = _doc_tables()
+    assert real["bound-tightness"]["k"][1] != "1, 4, 8"
+    wrong = {**real, "bound-tightness": {**real["bound-tightness"], "k": (real["bound-tightness"]["k"][0], "1, 4, 8")}}
+    monkeypatch.setattr(f"{__name__}._doc_tables", lambda: wrong)
+    with pytest.raises(AssertionError):
+        test_documented_defaults_and_quick_presets_are_the_configs("bound-tightness")

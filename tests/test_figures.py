@@ -8,7 +8,9 @@ import json
 import pytest
 
 from amf.cli import main
-from figures import FIGURES
+from amf.errors import InputError
+from figures import BENCH_RESULTS, FIGURES
+from figures.build import CHECKOUT, plan
 
 ROWS = [{"n": n, "nnz": 10 * n, "k": 8, "method": m, "time_s": t * n / 1e4, "peak_mb": 50.0, "max_res": 1e-10}
         for n in (1000, 10000) for m, t in (("amf-f64", 1.0), ("arpack-tol", 2.0), ("propack", 1.5))]
@@ -72,7 +74,25 @@ def test_bad_figure_requests_exit_2_before_any_work(argv, message, tmp_path, cap
     assert not (tmp_path / "f" / "results").exists()
 
 
-def test_scale_is_skipped_without_benchmark_rows(tmp_path, capsys):
+def test_scale_is_skipped_without_benchmark_rows_and_says_so_on_stderr(tmp_path, capsys):
     assert main(["figures", "--quick", "--only", "scale", "--out", str(tmp_path), "--bench",
                  str(tmp_path / "none.json")]) == 0
-    assert "skipped" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "scale skipped: no benchmark rows at" in err and "none.json" in err
+    assert not (tmp_path / "scale.png").exists()
+
+
+def test_the_default_benchmark_rows_are_found_from_any_working_folder(tmp_path, monkeypatch, capsys):
+    assert (CHECKOUT / BENCH_RESULTS).is_file()  # shipped with the checkout
+    monkeypatch.chdir(tmp_path)  # no docs/ here
+    assert main(["figures", "--only", "scale", "--out", "figs", "--format", "png"]) == 0
+    assert (tmp_path / "figs" / "scale.png").is_file() and "skipped" not in capsys.readouterr().err
+    entry = json.loads((tmp_path / "figs" / "manifest.json").read_text())["figures"][0]
+    assert entry["results"] == str(CHECKOUT / BENCH_RESULTS)
+
+
+def test_only_accepts_underscores_for_hyphens(tmp_path):
+    chosen = plan(["finite_samples", "mmcl_vs_sscl", "scale"], quick=True, out=tmp_path, replot=False)
+    assert [figure.name for figure, _ in chosen] == ["finite-samples", "mmcl-vs-sscl", "scale"]
+    with pytest.raises(InputError, match="unknown figure 'finite_sample'"):
+        plan(["finite_sample"], quick=True, out=tmp_path, replot=False)

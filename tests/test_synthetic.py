@@ -263,7 +263,7 @@ def test_reproducible_and_params_round_trip(name):
     assert same_edges(a, b)
     assert a.params["seed"] == 4 and set(a.params) == set(S.MODELS[name].defaults) | {"seed"}
     assert same_edges(S.MODELS[name].fn(**json.loads(json.dumps(a.params))), a)
-    if name in ("planted", "augmentation"):
+    if name in ("planted", "augmentation", "matched"):
         assert not same_edges(a, S.generate(name, seed=5, **small))
 
 
@@ -294,7 +294,7 @@ def test_edges_validate_rejects_isolated_nodes():
 
 
 def test_models_registry():
-    assert set(S.MODELS) == {"block", "diversity", "planted", "augmentation"}
+    assert set(S.MODELS) == {"block", "diversity", "planted", "augmentation", "matched"}
     for name, model in S.MODELS.items():
         assert model.name == name and callable(model.fn) and model.description
         assert "seed" not in model.defaults
@@ -342,7 +342,7 @@ def test_generate_bad_strings(params, match):
 
 
 def test_generate_unknown_model_and_param():
-    with pytest.raises(ValueError, match=r"unknown model 'nope'.*augmentation, block, diversity, planted"):
+    with pytest.raises(ValueError, match=r"unknown model 'nope'.*augmentation, block, diversity, matched, planted"):
         S.generate("nope")
     with pytest.raises(ValueError, match=r"unknown parameter 'bogus' of model 'block'; allowed: n_classes, images_"):
         S.generate("block", bogus=1)
@@ -379,6 +379,12 @@ BAD = [
     (S.augmentation_model, dict(images_per_class=0), r"images_per_class must be an integer >= 1"),
     (S.augmentation_model, dict(views_per_image=0), r"views_per_image must be an integer >= 1"),
     (S.augmentation_model, dict(seed=1.5), r"seed must be an integer >= 0, got 1.5"),
+    (S.matched_model, dict(arm="both"), r"arm must be one of captions, augmentations, got 'both'"),
+    (S.matched_model, dict(n_classes=1), r"n_classes must be an integer >= 2, got 1"),
+    (S.matched_model, dict(min_degree=0), r"min_degree must be an integer >= 1, got 0"),
+    (S.matched_model, dict(diversity=1.5), r"diversity must be a number in \[0, 1\], got 1.5"),
+    (S.matched_model, dict(noise=-0.1), r"noise must be a number in \[0, 1\], got -0.1"),
+    (S.matched_model, dict(degree_exponent=1.0), r"degree_exponent must be a number > 1 \(or inf\), got 1"),
     (S.planted_model, dict(n_images=0), r"n_images must be an integer >= 1, got 0"),
     (S.planted_model, dict(n_texts=0), r"n_texts must be an integer >= 1, got 0"),
     (S.planted_model, dict(n_images=10, n_texts=20, n_edges=19, n_classes=2),
@@ -414,3 +420,60 @@ def test_augmentation_confusion_links_other_classes_only_with_its_weight():
     assert dense_reference(e)["alpha"] > 0
     with pytest.raises(ValueError, match="confusion"):
         S.augmentation_model(n_classes=1, confusion=0.1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# matched model: captions and augmentations over the same views
+
+
+def _home(e: Edges) -> np.ndarray:
+    """The one column of every view (valid where every edge of a view goes home: diversity = noise = 0)."""
+    home = np.full(e.n_images, -1)
+    home[e.rows] = e.cols
+    assert np.all(home[e.rows] == e.cols)
+    return home
+
+
+@SETTINGS
+@given(r=st.integers(2, 4), n=st.integers(1, 5), v=st.integers(1, 4), d_min=st.integers(1, 4),
+       delta=st.floats(0, 1), eps=st.floats(0, 1), seed=st.integers(0, 2**32))
+def test_matched_arms_share_views_degrees_and_noise(r, n, v, d_min, delta, eps, seed):
+    kw = dict(n_classes=r, sources_per_class=n, views_per_source=v, min_degree=d_min, diversity=delta, noise=eps,
+              seed=seed)
+    cap, aug = S.matched_model(arm="captions", **kw), S.matched_model(arm="augmentations", **kw)
+    for e, name in ((cap, "matched"), (aug, "matched")):
+        assert_well_formed(e, name)
+        np.testing.assert_array_equal(e.image_labels, np.arange(r * n * v) // (n * v))
+    # the same views with the same degrees (p_V equal), and the same edges leave their class (common noise)
+    np.testing.assert_array_equal(cap.rows, aug.rows)
+    assert np.bincount(cap.rows).min() >= min(d_min, r * n)
+    across = [e.image_labels[e.rows] != e.text_labels[e.cols] for e in (cap, aug)]
+    np.testing.assert_array_equal(across[0], across[1])
+
+
+def test_matched_homes_group_by_source_or_across_sources():
+    kw = dict(n_classes=3, sources_per_class=6, views_per_source=4, min_degree=2, diversity=0.0, noise=0.0,
+              seed=3)
+    aug, cap = _home(S.matched_model(arm="augmentations", **kw)), _home(S.matched_model(arm="captions", **kw))
+    source = np.arange(3 * 6 * 4) // 4
+    np.testing.assert_array_equal(aug, source)  # views of one source share a column
+    for home in (aug, cap):  # both: every column holds v = 4 views of one class
+        assert np.all(np.bincount(home) == 4)
+        assert np.all(home // 6 == source // 6)
+    assert any(len(set(source[cap == j])) > 1 for j in range(18))  # a caption links views of several sources
+
+
+def test_matched_noise_and_diversity_act_as_stated():
+    kw = dict(n_classes=4, sources_per_class=8, views_per_source=4, min_degree=3, seed=1)
+    e = S.matched_model(noise=1.0, **kw)
+    assert np.all(e.image_labels[e.rows] != e.text_labels[e.cols]) and dense_reference(e)["alpha"] == pytest.approx(1)
+    e = S.matched_model(arm="augmentations", diversity=1.0, noise=0.0, **kw)
+    ref = dense_reference(e)
+    assert ref["alpha"] == 0 and ref["phi"] == pytest.approx(0, abs=1e-15) and ref["n_components"] == 4
+    # noise fraction about eps: 2000 edges, 5 standard deviations
+    e = S.matched_model(noise=0.2, **kw)
+    share = np.mean(e.image_labels[e.rows] != e.text_labels[e.cols])
+    assert abs(share - 0.2) < 5 * np.sqrt(0.2 * 0.8 / e.nnz)
+    # more diversity connects a class: s_{r+1} falls
+    low, high = (dense_reference(S.matched_model(diversity=d, noise=0.0, **kw))["s"][4] for d in (0.05, 0.9))
+    assert high < low - 0.2
