@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import zlib
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,6 +74,7 @@ class Simulator:
     augmentation: CoOccurrence
     positives: sp.csr_array
     similarity: np.ndarray
+    clip_views: np.ndarray
     sources: np.ndarray
     clip: dict
     params: dict
@@ -89,7 +91,7 @@ class Simulator:
 
 def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image: int = 4, strength: float = 0.1,
               confusion: float = 0.1, clip_noise: float = 0.3, clip_edges_per_image: int = 8,
-              clip_k: int | None = None, seed: int = 0) -> Simulator:
+              clip_k: int | None = None, clip_view_noise: float = 0.0, seed: int = 0) -> Simulator:
     """Build the augmentation graph, ``A_S`` and the CLIP similarity (module docstring); ``clip_k`` defaults to
     ``n_classes``. Sizes: ``n_classes * images_per_class`` sources, ``views_per_image`` times as many views."""
     n_classes = _validate.integer("n_classes", n_classes, 2)  # a CLIP that knows classes
@@ -118,7 +120,17 @@ def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image
     source_sim = 0.5 * (source_sim + source_sim.T)
     np.fill_diagonal(source_sim, 1.0)  # exactly: views of one source tie at c = 1, whichever the source
     sources = np.arange(augmentation.n_images) // views_per_image  # view x = xbar v + t (augmentation_model)
-    similarity = source_sim[np.ix_(sources, sources)]  # views of one source: exact ties
+    if not (isinstance(clip_view_noise, (int, float)) and math.isfinite(clip_view_noise) and clip_view_noise >= 0):
+        raise InputError(f"clip_view_noise must be a finite number >= 0, got {clip_view_noise!r}")
+    noise = np.random.default_rng([seed, zlib.crc32(b"clip views")]).standard_normal((len(sources), unit.shape[1]))
+    views = unit[sources] + clip_view_noise / np.sqrt(unit.shape[1]) * noise
+    views /= np.linalg.norm(views, axis=1, keepdims=True)
+    if clip_view_noise == 0:
+        similarity = source_sim[np.ix_(sources, sources)]  # views of one source: exact ties
+    else:
+        similarity = views @ views.T
+        similarity = 0.5 * (similarity + similarity.T)
+        np.fill_diagonal(similarity, 1.0)
 
     nearest = source_sim - 2.0 * np.eye(n_src)
     nn_same = np.mean(source_class[np.argmax(nearest, axis=1)] == source_class)
@@ -126,8 +138,8 @@ def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image
             "nearest_source_same_class": float(nn_same), "k": int(clip_k),
             "caption_alpha": downstream.alpha(captions)}
     params = {**edges.params, "clip_noise": float(clip_noise), "clip_edges_per_image": int(clip_edges_per_image),
-              "clip_k": int(clip_k), "clip_degree_exponent": 2.5}
-    return Simulator(augmentation, text_induced_graph(augmentation), similarity, sources, clip, params)
+              "clip_k": int(clip_k), "clip_degree_exponent": 2.5, "clip_view_noise": float(clip_view_noise)}
+    return Simulator(augmentation, text_induced_graph(augmentation), similarity, views, sources, clip, params)
 
 
 def probe_error(sim: Simulator, f: np.ndarray) -> float:
