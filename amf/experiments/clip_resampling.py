@@ -44,9 +44,11 @@ import scipy.sparse as sp
 
 import synthetic
 from amf import _validate, downstream
+from amf._random import named_key
 from amf.edits import (DEFAULT_FRACTIONS, METHODS, MAX_NODES, Edit, edit, exact_optimum, positive_phi,
                        spectrum)
 from amf.errors import InputError
+from amf.experiments import ntxent
 from amf.graph import CoOccurrence
 from amf.losses import NegativeWeights
 from amf.solve import solve
@@ -236,6 +238,87 @@ def compare(sim: Simulator, k: int, *, methods=METHODS, parameters: dict | None 
                          groups=sim.sources)
         rows.append(evaluate(sim, objective, k, seed=seed, restarts=restarts, steps=steps))
     return rows
+
+
+PLATEAU = 0.02
+"""NT-Xent training counts as converged when the mean loss of its last fifth of steps is within this share of the
+fifth before (minibatch losses are noisy: a plateau, not a stationary point, is what is certified)."""
+
+
+def train_ntxent(sim: Simulator, method: str, dim: int, *, batch: int, tau: float, steps: int, lr: float,
+                 parameter: float | None = None, seed: int = 0) -> dict:
+    """Train ``method`` of `amf.experiments.ntxent` (SimCLR minibatches on a free ``(views, dim)`` table) and
+    measure it: one JSON-able row.
+
+    Every method of one seed starts from the same table and sees the same batches (named keys ``"ntxent init"``,
+    ``"ntxent batches"``: matched comparisons), except ``drop_false_positive_released``, whose loss is plain
+    NT-Xent: it runs from fresh keys (``"ntxent rerun ..."``), so its change is a rerun's, the spread the paper's
+    single runs carry. The probe is `probe_error` on ``f / |f|`` (NT-Xent sees only directions).
+
+    Keys: ``method, k, seed, probe_error, loss`` (mean of the last fifth of steps), ``loss_change`` (relative
+    change from the fifth before), ``curve`` (the mean loss of each tenth), ``converged`` (finite and
+    ``loss_change <= PLATEAU``: reported, not required), ``criterion``, ``iterations``, ``seconds``, ``passed``
+    (the run stayed finite). The training is a fixed budget of steps, as the paper's runs are a fixed budget of
+    epochs: a run that has not plateaued is reported so (``converged: false``), and still measured.
+    """
+    if steps < 10:
+        raise InputError(f"steps must be >= 10 (the plateau compares tenths of the run), got {steps}")
+    prefix = "ntxent rerun" if method == "drop_false_positive_released" else "ntxent"
+    started = time.perf_counter()
+    f, losses = ntxent.train(method, sim.clip_views, sim.augmentation.joint.toarray().T, dim=dim, batch=batch,
+                             tau=tau, steps=steps, lr=lr, parameter=parameter,
+                             init_key=named_key(seed, f"{prefix} init"), batch_key=named_key(seed, f"{prefix} batches"))
+    seconds = time.perf_counter() - started
+    tenths = losses[: steps - steps % 10].reshape(10, -1).mean(axis=1)
+    last, before = tenths[8:].mean(), tenths[6:8].mean()
+    finite = bool(np.all(np.isfinite(f)) and np.all(np.isfinite(tenths)))
+    change = float(abs(last - before) / abs(last)) if finite else None
+    converged = finite and change <= PLATEAU
+    unit = f / np.linalg.norm(f, axis=1, keepdims=True) if finite else None
+    return {"method": method, "k": int(dim), "seed": int(seed),
+            "probe_error": probe_error(sim, unit) if finite else None,
+            "loss": float(last) if finite else None, "loss_change": change, "curve": tenths.tolist(),
+            "converged": converged, "criterion": f"mean loss of the last fifth of steps within {PLATEAU:.0%} of "
+                                                 "the fifth before",
+            "iterations": int(steps), "seconds": seconds, "passed": finite}
+
+
+def batch_shares(sim: Simulator, batch: int, parameters: dict, *, seed: int = 0, batches: int = 50) -> dict:
+    """What the per-batch edits touch, by class, over ``batches`` SimCLR batches drawn as `train_ntxent` draws
+    them (key ``"batch shares"``): ``negatives_same_class`` (share of the plain denominators' negatives, partner
+    excluded, in the anchor's class), ``false_negative_same_class`` / ``easy_negative_same_class`` (share of
+    the entries DropFalseNegative / DropEasyNegative remove that are same-class), ``false_positive_cross_class``
+    (share of the positives DropFalsePositive drops that join two classes; ``positives_cross_class``: of all
+    positives) and ``new_positive_same_class`` (AddNewPositive's new positives in the anchor's class)."""
+    rng = np.random.default_rng([seed, zlib.crc32(b"batch shares")])
+    columns = sim.augmentation.joint.toarray().T
+    labels = sim.labels
+    sums = dict.fromkeys(("negatives", "false_negative", "easy_negative", "false_positive", "positives", "new"), 0.0)
+    counts = dict.fromkeys(sums, 0)
+    for _ in range(batches):
+        sources = rng.choice(columns.shape[0], batch, replace=False)
+        views = np.concatenate([[rng.choice(columns.shape[1], p=columns[s] / columns[s].sum()) for s in sources]
+                                for _ in range(2)])
+        c = sim.clip_views[views] @ sim.clip_views[views].T
+        y = labels[views]
+        same = y[:, None] == y[None, :]
+        n = len(views)
+        plain = ~np.eye(n, dtype=bool)
+        plain[np.arange(n), ntxent.partners(n)] = False
+        cross = y != y[ntxent.partners(n)]
+        removed = {key: plain & ~np.asarray(ntxent.denominators(key, c, parameters[key]))
+                   for key in ("drop_false_negative", "drop_easy_negative")}
+        dropped = ~np.asarray(ntxent.kept_positives(c, parameters["drop_false_positive"]))
+        for key, mask, hit in [("negatives", plain, same), ("false_negative", removed["drop_false_negative"], same),
+                               ("easy_negative", removed["drop_easy_negative"], same),
+                               ("false_positive", dropped, cross), ("positives", np.ones(n, bool), cross),
+                               ("new", np.ones(n, bool), y == y[np.asarray(ntxent.new_positives(c))])]:
+            sums[key] += float(np.sum(hit[mask]))
+            counts[key] += int(np.sum(mask))
+    share = {key: sums[key] / counts[key] if counts[key] else None for key in sums}
+    return {"negatives_same_class": share["negatives"], "false_negative_same_class": share["false_negative"],
+            "easy_negative_same_class": share["easy_negative"], "false_positive_cross_class": share["false_positive"],
+            "positives_cross_class": share["positives"], "new_positive_same_class": share["new"]}
 
 
 def sensitivity(sim: Simulator, k: int, values: dict, *, seed: int = 0, restarts: int = RESTARTS) -> list[dict]:

@@ -132,7 +132,8 @@ def loss(method: str, z, similarity, tau: float, parameter: float | None = None)
 
 def train(method: str, clip_views, columns, *, dim: int, batch: int, tau: float, steps: int, lr: float,
           parameter: float | None = None, init_key, batch_key) -> tuple[np.ndarray, np.ndarray]:
-    """SimCLR on a free embedding table: ``steps`` Adam steps (optax, learning rate ``lr``) of ``loss(method)``.
+    """SimCLR on a free embedding table: ``steps`` Adam steps (optax; learning rate ``lr`` annealed to 0 on a cosine,
+    as the released runs anneal theirs) of ``loss(method)``.
 
     Each step draws ``batch`` distinct sources uniformly and two views of each from its column of the
     augmentation co-occurrence (``columns (n_sources, n_views)``, view ``x`` with probability proportional to
@@ -150,7 +151,7 @@ def train(method: str, clip_views, columns, *, dim: int, batch: int, tau: float,
     if method not in ("baseline", "add_new_positive", "drop_false_positive_released"):
         rank(value, 2 * batch, method)  # refuse before compiling
     # each source's views as a padded list (a column holds a few views): sampling costs O(views per source)
-    width = int(np.max(np.count_nonzero(columns, axis=1)))
+    width = min(-(-int(np.max(np.count_nonzero(columns, axis=1))) // 8) * 8, n_views)  # few shapes, few compiles
     order = np.argsort(columns <= 0, axis=1, kind="stable")[:, :width]
     weights = np.take_along_axis(columns, order, axis=1)
     with np.errstate(divide="ignore"):
@@ -164,7 +165,7 @@ def train(method: str, clip_views, columns, *, dim: int, batch: int, tau: float,
 
 @functools.partial(jax.jit, static_argnames=("method", "batch", "tau", "steps", "lr", "parameter"))
 def _fit(table, members, log_weights, clip_views, key, *, method, batch, tau, steps, lr, parameter):
-    optimizer = optax.adam(lr)
+    optimizer = optax.adam(optax.cosine_decay_schedule(lr, steps))  # annealed, as the released runs anneal
 
     def step(carry, key):
         table, state = carry
