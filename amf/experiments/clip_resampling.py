@@ -17,13 +17,18 @@ of their sources' embeddings (first, constant feature included, as a trained enc
     c(x, x') = <g(src x), g(src x')> / (|g(src x)| |g(src x')|).
 
 A CLIP that "knows classes imperfectly": its caption graph mixes classes (``clip_noise``) and is sparse, so some
-sources sit nearer another class. It sees sources, not augmentations: views of one source are exact ties
-(``c = 1``), and every tie is treated symmetrically below (mass is split equally over tied pairs, never broken by
-index).
+sources sit nearer another class. With ``clip_view_noise = 0`` it sees sources, not augmentations: views of one
+source are exact ties (``c = 1``), and every tie is treated symmetrically by `amf.edits` (mass is split equally
+over tied pairs, never broken by index). With ``clip_view_noise = sigma > 0`` it ranks VIEWS, as the released code
+scores the augmented views: view ``x``'s CLIP embedding is ``unit(g(src x) / |g(src x)| + sigma e_x / sqrt(clip_k))``
+with ``e_x`` standard normal (seeded stream ``"clip views"``), ``c`` the cosine of those (``clip_views``).
 
-The edits themselves are `amf.edits`. With reweighted negatives the loss has no SVD solution and
-`amf.solvers.weighted.train_weighted` certifies a stationary point only; measured, it has several local minima, so
-`evaluate` keeps the best of a few restarts.
+Two objectives train on it. **spectral** (`compare`, `evaluate`): the edits of `amf.edits` applied to the
+population graphs; with reweighted negatives the loss has no SVD solution and `amf.solvers.weighted.train_weighted`
+certifies a stationary point only; measured, it has several local minima, so `evaluate` keeps the best of a few
+restarts. **ntxent** (`train_ntxent`): SimCLR minibatches drawn from the augmentation graph with the edits computed
+per batch as the released code computes them (`amf.experiments.ntxent`); `batch_shares` says, by class, what those
+per-batch edits touch.
 
 **Measures** (`evaluate`): the ``p``-weighted least-squares probe error ``E_LS`` of the trained view encoder on
 the class labels (`amf.downstream.probe_error_ls` with the *original* view marginal ``p`` as weights: the data's

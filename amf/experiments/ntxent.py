@@ -27,8 +27,10 @@ through CLIP); ``rank(r) = int(r n)`` counts entries of a row, ties counted:
 - ``drop_false_positive_released``: what ``NTXent_dfp`` computes: it masks ``logprob`` and then recomputes
   ``logprob = log_softmax(logits)`` before the loss, so the mask is lost: **plain NT-Xent**.
 
-The rules rank ``c`` rounded to float32 (the released CLIP features are half precision; XLA's CPU ``top_k`` is
-far slower in float64); the tests use similarities that float32 holds exactly. Every rule needs ``rank(r) >= 1`` (the released ``topk(int(r n))[:, -1]`` fails otherwise); `InputError` says so.
+The rules rank ``c`` rounded to float32 (the released CLIP features are no finer: CLIP runs in half precision
+on a GPU; and XLA's CPU ``top_k`` is far slower in float64); the tests use similarities that float32 holds
+exactly. Every rule needs ``rank(r) >= 1`` (the released ``topk(int(r n))[:, -1]`` fails otherwise);
+`InputError` says so.
 """
 
 from __future__ import annotations
