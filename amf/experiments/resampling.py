@@ -71,7 +71,8 @@ class ResamplingConfig:
     steps: int = param(3000, kind=int, low=10, help="ntxent: Adam steps")
     lr: float = param(0.2, kind=float, low=0.0, low_open=True, help="ntxent: Adam learning rate")
     add_new_positive: float = param(edits.DEFAULT_FRACTIONS["add_new_positive"], kind=float, low=0.0,
-                                    low_open=True, high=1.0, help="AddNewPositive: weight of each view's extra positive")
+                                    low_open=True, high=0.99, help="AddNewPositive: weight of each view's extra "
+                                                                   "positive")
     drop_false_positive: float = param(edits.DEFAULT_FRACTIONS["drop_false_positive"], kind=float, low=0.0, high=1.0,
                                        low_open=True, help="DropFalsePositive: share of positive pairs dropped")
     drop_false_negative: float = param(edits.DEFAULT_FRACTIONS["drop_false_negative"], kind=float, low=0.0, high=1.0,
