@@ -171,5 +171,5 @@ EXPERIMENT = Experiment(
     measure=measure,
     summarize=summarize,
     headline=tuple(f"delta.{m}" for m in edits.DEFAULT_FRACTIONS),
-    quick_seconds=60.0,
+    quick_seconds=220.0,
 )
