@@ -356,12 +356,12 @@ def test_equivalence_reports_a_wrong_sscl_optimum_as_disagreement(monkeypatch):
 
 @pytest.mark.slow
 def test_resampling_compares_with_the_paper_by_sign():
-    result = _run("resampling", seeds=[0])
+    result = _run("resampling", seeds=[0], objective="spectral")  # ntxent: tests/test_resampling.py
     comparison = {c["method"]: c for c in result.extra["comparison_with_paper"]}
     assert {m: c["paper_delta"] for m, c in comparison.items()} == {
         "add_new_positive": 6.2, "drop_false_positive": 0.6, "drop_false_negative": 0.2, "drop_easy_negative": 1.1}
     for c in comparison.values():
-        assert c["agrees"] == (c["measured_delta"] < 0)  # every paper change is an improvement
+        assert c["agrees"] == "undetermined" and c["objective"] == "spectral"  # one seed settles no sign
     [point] = result.points
     base = point["methods"]["baseline"]["probe_error"]
     for method, delta in point["delta"].items():

@@ -196,10 +196,84 @@ def test_simulator_and_baseline_reaches_sscl_optimum():
 
 
 def test_summarize_pairs_by_seed():
-    rows = [{"method": m, "k": 2, "seed": s, "probe_error": e, "phi": 0.1, "gap": 0.2, "converged": True}
+    rows = [{"method": m, "k": 2, "seed": s, "probe_error": e, "phi": 0.1, "spectral_gap": 0.2, "converged": True}
             for m, s, e in [("baseline", 0, 0.3), ("baseline", 1, 0.1), ("add_new_positive", 0, 0.2),
                             ("add_new_positive", 1, 0.2)]]
     summary = {s["method"]: s for s in sim_rs.summarize(rows)}
     assert summary["add_new_positive"]["delta_mean"] == pytest.approx(0.0)
     assert (summary["add_new_positive"]["better_than_baseline"], summary["add_new_positive"]["worse_than_baseline"]) \
         == (1, 1)
+
+
+# ---- the resampling experiment: views ranked by CLIP, NT-Xent rows, verdicts from the seeds ----------------------
+
+
+def test_clip_view_noise_breaks_the_ties_of_one_source_and_zero_keeps_them():
+    tied = sim_rs.simulator(n_classes=2, images_per_class=4, views_per_image=3, clip_edges_per_image=4, seed=0)
+    noisy = sim_rs.simulator(n_classes=2, images_per_class=4, views_per_image=3, clip_edges_per_image=4,
+                             clip_view_noise=0.3, seed=0)
+    same = noisy.sources[:, None] == noisy.sources[None, :]
+    off = same & ~np.eye(len(noisy.sources), dtype=bool)
+    assert np.all(tied.similarity[off] == 1.0)
+    assert np.all(noisy.similarity[off] < 1.0) and len(np.unique(noisy.similarity[off])) == off.sum() // 2
+    np.testing.assert_allclose(noisy.similarity, noisy.clip_views @ noisy.clip_views.T, atol=1e-15)
+    np.testing.assert_allclose(np.diag(noisy.similarity), 1.0, atol=0)
+    with pytest.raises(InputError, match="clip_view_noise"):
+        sim_rs.simulator(n_classes=2, images_per_class=4, clip_view_noise=-0.1)
+
+
+@pytest.mark.parametrize("deltas, paper, agrees", [
+    ([-3.0, -2.0, -4.0, -1.0, -2.5], 1.1, True),  # error down in every seed, the paper's accuracy up
+    ([3.0, 2.0, 4.0, 1.0, 2.5], 1.1, False),  # error up in every seed
+    ([-3.0, 2.0, -4.0, 1.0, 2.5], 1.1, "undetermined"),  # the seeds split: the interval holds 0
+    ([-3.0, -2.0, -4.0, -1.0], 1.1, "undetermined"),  # one sign, but fewer than MIN_SEEDS seeds
+    ([-3.0, -2.0, -4.0, -1.0, 6.0], 1.1, "undetermined"),  # 4 of 5 better, yet the interval holds 0
+])
+def test_verdict_needs_seeds_that_agree(deltas, paper, agrees):
+    from amf.experiments import resampling
+
+    v = resampling.verdict(deltas, paper)
+    assert v["agrees"] == agrees
+    n = len(deltas)
+    half = __import__("scipy.stats").stats.t.ppf(0.975, n - 1) * np.std(deltas, ddof=1) / np.sqrt(n)
+    assert v["interval"] == pytest.approx([np.mean(deltas) - half, np.mean(deltas) + half], rel=1e-12)
+    assert (v["better_in"], v["worse_in"]) == (sum(d < 0 for d in deltas), sum(d > 0 for d in deltas))
+
+
+def test_summary_marks_split_seeds_undetermined_and_notes_the_released_drop_false_positive():
+    from amf.experiments import resampling
+
+    def point(seed, base, **errors):
+        methods = {"baseline": {"probe_error": base}, **{m: {"probe_error": e} for m, e in errors.items()}}
+        return {"params": {"objective": "ntxent"}, "objective": "ntxent", "k": 4, "seed": seed,
+                "methods": methods, "delta": {m: 100 * (e - base) for m, e in errors.items()}}
+
+    split = [0.01, -0.01, 0.02, -0.02, 0.01]
+    points = [point(s, 0.3, drop_easy_negative=0.3 + split[s], add_new_positive=0.2 - 0.01 * s,
+                    drop_false_positive_released=0.3) for s in range(5)]
+    extra = resampling.summarize(None, points)
+    entries = {e["method"]: e for e in extra["comparison_with_paper"]}
+    assert entries["drop_easy_negative"]["agrees"] == "undetermined"
+    assert entries["add_new_positive"]["agrees"] is True
+    assert entries["drop_false_positive_released"]["agrees"] == "undetermined"  # no change at all
+    assert "plain NT-Xent" in entries["drop_false_positive_released"]["note"]
+    assert all(e["paper_runs"] == 1 and e["paper_spread"] is None for e in entries.values())
+    assert all(e["objective"] == "ntxent" for e in entries.values())
+
+
+def test_train_ntxent_row_and_matched_keys():
+    sim = sim_rs.simulator(n_classes=2, images_per_class=6, views_per_image=2, clip_edges_per_image=4,
+                           clip_view_noise=0.3, seed=0)
+    kwargs = dict(batch=6, tau=0.5, steps=100, lr=0.2, seed=3)
+    row = sim_rs.train_ntxent(sim, "baseline", 2, **kwargs)
+    again = sim_rs.train_ntxent(sim, "baseline", 2, **kwargs)
+    assert row["curve"] == again["curve"] and row["probe_error"] == again["probe_error"]  # one seed, one run
+    assert row["passed"] and 0.0 <= row["probe_error"] <= 1.0 and len(row["curve"]) == 10
+    assert row["curve"][-1] < row["curve"][0]  # it trains
+    json.dumps(row, allow_nan=False)
+    rerun = sim_rs.train_ntxent(sim, "drop_false_positive_released", 2, **kwargs)  # plain NT-Xent, fresh keys
+    assert rerun["curve"] != row["curve"]
+    with pytest.raises(InputError, match="batch"):
+        sim_rs.train_ntxent(sim, "baseline", 2, **{**kwargs, "batch": 13})
+    with pytest.raises(InputError, match="at least 1"):
+        sim_rs.train_ntxent(sim, "drop_false_negative", 2, **kwargs)  # int(0.05 x 12 views) = 0

@@ -17,13 +17,18 @@ of their sources' embeddings (first, constant feature included, as a trained enc
     c(x, x') = <g(src x), g(src x')> / (|g(src x)| |g(src x')|).
 
 A CLIP that "knows classes imperfectly": its caption graph mixes classes (``clip_noise``) and is sparse, so some
-sources sit nearer another class. It sees sources, not augmentations: views of one source are exact ties
-(``c = 1``), and every tie is treated symmetrically below (mass is split equally over tied pairs, never broken by
-index).
+sources sit nearer another class. With ``clip_view_noise = 0`` it sees sources, not augmentations: views of one
+source are exact ties (``c = 1``), and every tie is treated symmetrically by `amf.edits` (mass is split equally
+over tied pairs, never broken by index). With ``clip_view_noise = sigma > 0`` it ranks VIEWS, as the released code
+scores the augmented views: view ``x``'s CLIP embedding is ``unit(g(src x) / |g(src x)| + sigma e_x / sqrt(clip_k))``
+with ``e_x`` standard normal (seeded stream ``"clip views"``), ``c`` the cosine of those (``clip_views``).
 
-The edits themselves are `amf.edits`. With reweighted negatives the loss has no SVD solution and
-`amf.solvers.weighted.train_weighted` certifies a stationary point only; measured, it has several local minima, so
-`evaluate` keeps the best of a few restarts.
+Two objectives train on it. **spectral** (`compare`, `evaluate`): the edits of `amf.edits` applied to the
+population graphs; with reweighted negatives the loss has no SVD solution and `amf.solvers.weighted.train_weighted`
+certifies a stationary point only; measured, it has several local minima, so `evaluate` keeps the best of a few
+restarts. **ntxent** (`train_ntxent`): SimCLR minibatches drawn from the augmentation graph with the edits computed
+per batch as the released code computes them (`amf.experiments.ntxent`); `batch_shares` says, by class, what those
+per-batch edits touch.
 
 **Measures** (`evaluate`): the ``p``-weighted least-squares probe error ``E_LS`` of the trained view encoder on
 the class labels (`amf.downstream.probe_error_ls` with the *original* view marginal ``p`` as weights: the data's
@@ -37,15 +42,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import zlib
 
 import numpy as np
 import scipy.sparse as sp
 
 import synthetic
 from amf import _validate, downstream
+from amf._random import named_key
 from amf.edits import (DEFAULT_FRACTIONS, METHODS, MAX_NODES, Edit, edit, exact_optimum, positive_phi,
                        spectrum)
 from amf.errors import InputError
+from amf.experiments import ntxent
 from amf.graph import CoOccurrence
 from amf.losses import NegativeWeights
 from amf.solve import solve
@@ -73,6 +81,7 @@ class Simulator:
     augmentation: CoOccurrence
     positives: sp.csr_array
     similarity: np.ndarray
+    clip_views: np.ndarray
     sources: np.ndarray
     clip: dict
     params: dict
@@ -89,7 +98,7 @@ class Simulator:
 
 def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image: int = 4, strength: float = 0.1,
               confusion: float = 0.1, clip_noise: float = 0.3, clip_edges_per_image: int = 8,
-              clip_k: int | None = None, seed: int = 0) -> Simulator:
+              clip_k: int | None = None, clip_view_noise: float = 0.0, seed: int = 0) -> Simulator:
     """Build the augmentation graph, ``A_S`` and the CLIP similarity (module docstring); ``clip_k`` defaults to
     ``n_classes``. Sizes: ``n_classes * images_per_class`` sources, ``views_per_image`` times as many views."""
     n_classes = _validate.integer("n_classes", n_classes, 2)  # a CLIP that knows classes
@@ -118,7 +127,17 @@ def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image
     source_sim = 0.5 * (source_sim + source_sim.T)
     np.fill_diagonal(source_sim, 1.0)  # exactly: views of one source tie at c = 1, whichever the source
     sources = np.arange(augmentation.n_images) // views_per_image  # view x = xbar v + t (augmentation_model)
-    similarity = source_sim[np.ix_(sources, sources)]  # views of one source: exact ties
+    if not (isinstance(clip_view_noise, (int, float)) and math.isfinite(clip_view_noise) and clip_view_noise >= 0):
+        raise InputError(f"clip_view_noise must be a finite number >= 0, got {clip_view_noise!r}")
+    noise = np.random.default_rng([seed, zlib.crc32(b"clip views")]).standard_normal((len(sources), unit.shape[1]))
+    views = unit[sources] + clip_view_noise / np.sqrt(unit.shape[1]) * noise
+    views /= np.linalg.norm(views, axis=1, keepdims=True)
+    if clip_view_noise == 0:
+        similarity = source_sim[np.ix_(sources, sources)]  # views of one source: exact ties
+    else:
+        similarity = views @ views.T
+        similarity = 0.5 * (similarity + similarity.T)
+        np.fill_diagonal(similarity, 1.0)
 
     nearest = source_sim - 2.0 * np.eye(n_src)
     nn_same = np.mean(source_class[np.argmax(nearest, axis=1)] == source_class)
@@ -126,8 +145,8 @@ def simulator(*, n_classes: int = 4, images_per_class: int = 16, views_per_image
             "nearest_source_same_class": float(nn_same), "k": int(clip_k),
             "caption_alpha": downstream.alpha(captions)}
     params = {**edges.params, "clip_noise": float(clip_noise), "clip_edges_per_image": int(clip_edges_per_image),
-              "clip_k": int(clip_k), "clip_degree_exponent": 2.5}
-    return Simulator(augmentation, text_induced_graph(augmentation), similarity, sources, clip, params)
+              "clip_k": int(clip_k), "clip_degree_exponent": 2.5, "clip_view_noise": float(clip_view_noise)}
+    return Simulator(augmentation, text_induced_graph(augmentation), similarity, views, sources, clip, params)
 
 
 def probe_error(sim: Simulator, f: np.ndarray) -> float:
@@ -189,7 +208,7 @@ def evaluate(sim: Simulator, objective: Edit, k: int, *, seed: int = 0, restarts
         "seed": int(seed),
         "probe_error": error,
         "phi": phi,
-        "gap": gap,
+        "spectral_gap": gap,
         "lambda_next": lam_next,
         "bound": (2.0 * phi / gap if gap > 0 else None) if objective.sscl else None,
         "probe_error_exact": None,
@@ -226,6 +245,87 @@ def compare(sim: Simulator, k: int, *, methods=METHODS, parameters: dict | None 
     return rows
 
 
+PLATEAU = 0.02
+"""NT-Xent training counts as converged when the mean loss of its last fifth of steps is within this share of the
+fifth before (minibatch losses are noisy: a plateau, not a stationary point, is what is certified)."""
+
+
+def train_ntxent(sim: Simulator, method: str, dim: int, *, batch: int, tau: float, steps: int, lr: float,
+                 parameter: float | None = None, seed: int = 0) -> dict:
+    """Train ``method`` of `amf.experiments.ntxent` (SimCLR minibatches on a free ``(views, dim)`` table) and
+    measure it: one JSON-able row.
+
+    Every method of one seed starts from the same table and sees the same batches (named keys ``"ntxent init"``,
+    ``"ntxent batches"``: matched comparisons), except ``drop_false_positive_released``, whose loss is plain
+    NT-Xent: it runs from fresh keys (``"ntxent rerun ..."``), so its change is a rerun's, the spread the paper's
+    single runs carry. The probe is `probe_error` on ``f / |f|`` (NT-Xent sees only directions).
+
+    Keys: ``method, k, seed, probe_error, loss`` (mean of the last fifth of steps), ``loss_change`` (relative
+    change from the fifth before), ``curve`` (the mean loss of each tenth), ``converged`` (finite and
+    ``loss_change <= PLATEAU``: reported, not required), ``criterion``, ``iterations``, ``seconds``, ``passed``
+    (the run stayed finite). The training is a fixed budget of steps, as the paper's runs are a fixed budget of
+    epochs: a run that has not plateaued is reported so (``converged: false``), and still measured.
+    """
+    if steps < 10:
+        raise InputError(f"steps must be >= 10 (the plateau compares tenths of the run), got {steps}")
+    prefix = "ntxent rerun" if method == "drop_false_positive_released" else "ntxent"
+    started = time.perf_counter()
+    f, losses = ntxent.train(method, sim.clip_views, sim.augmentation.joint.toarray().T, dim=dim, batch=batch,
+                             tau=tau, steps=steps, lr=lr, parameter=parameter,
+                             init_key=named_key(seed, f"{prefix} init"), batch_key=named_key(seed, f"{prefix} batches"))
+    seconds = time.perf_counter() - started
+    tenths = losses[: steps - steps % 10].reshape(10, -1).mean(axis=1)
+    last, before = tenths[8:].mean(), tenths[6:8].mean()
+    finite = bool(np.all(np.isfinite(f)) and np.all(np.isfinite(tenths)))
+    change = float(abs(last - before) / abs(last)) if finite else None
+    converged = finite and change <= PLATEAU
+    unit = f / np.linalg.norm(f, axis=1, keepdims=True) if finite else None
+    return {"method": method, "k": int(dim), "seed": int(seed),
+            "probe_error": probe_error(sim, unit) if finite else None,
+            "loss": float(last) if finite else None, "loss_change": change, "curve": tenths.tolist(),
+            "converged": converged, "criterion": f"mean loss of the last fifth of steps within {PLATEAU:.0%} of "
+                                                 "the fifth before",
+            "iterations": int(steps), "seconds": seconds, "passed": finite}
+
+
+def batch_shares(sim: Simulator, batch: int, parameters: dict, *, seed: int = 0, batches: int = 50) -> dict:
+    """What the per-batch edits touch, by class, over ``batches`` SimCLR batches drawn as `train_ntxent` draws
+    them (key ``"batch shares"``): ``negatives_same_class`` (share of the plain denominators' negatives, partner
+    excluded, in the anchor's class), ``false_negative_same_class`` / ``easy_negative_same_class`` (share of
+    the entries DropFalseNegative / DropEasyNegative remove that are same-class), ``false_positive_cross_class``
+    (share of the positives DropFalsePositive drops that join two classes; ``positives_cross_class``: of all
+    positives) and ``new_positive_same_class`` (AddNewPositive's new positives in the anchor's class)."""
+    rng = np.random.default_rng([seed, zlib.crc32(b"batch shares")])
+    columns = sim.augmentation.joint.toarray().T
+    labels = sim.labels
+    sums = dict.fromkeys(("negatives", "false_negative", "easy_negative", "false_positive", "positives", "new"), 0.0)
+    counts = dict.fromkeys(sums, 0)
+    for _ in range(batches):
+        sources = rng.choice(columns.shape[0], batch, replace=False)
+        views = np.concatenate([[rng.choice(columns.shape[1], p=columns[s] / columns[s].sum()) for s in sources]
+                                for _ in range(2)])
+        c = sim.clip_views[views] @ sim.clip_views[views].T
+        y = labels[views]
+        same = y[:, None] == y[None, :]
+        n = len(views)
+        plain = ~np.eye(n, dtype=bool)
+        plain[np.arange(n), ntxent.partners(n)] = False
+        cross = y != y[ntxent.partners(n)]
+        removed = {key: plain & ~np.asarray(ntxent.denominators(key, c, parameters[key]))
+                   for key in ("drop_false_negative", "drop_easy_negative")}
+        dropped = ~np.asarray(ntxent.kept_positives(c, parameters["drop_false_positive"]))
+        for key, mask, hit in [("negatives", plain, same), ("false_negative", removed["drop_false_negative"], same),
+                               ("easy_negative", removed["drop_easy_negative"], same),
+                               ("false_positive", dropped, cross), ("positives", np.ones(n, bool), cross),
+                               ("new", np.ones(n, bool), y == y[np.asarray(ntxent.new_positives(c))])]:
+            sums[key] += float(np.sum(hit[mask]))
+            counts[key] += int(np.sum(mask))
+    share = {key: sums[key] / counts[key] if counts[key] else None for key in sums}
+    return {"negatives_same_class": share["negatives"], "false_negative_same_class": share["false_negative"],
+            "easy_negative_same_class": share["easy_negative"], "false_positive_cross_class": share["false_positive"],
+            "positives_cross_class": share["positives"], "new_positive_same_class": share["new"]}
+
+
 def sensitivity(sim: Simulator, k: int, values: dict, *, seed: int = 0, restarts: int = RESTARTS) -> list[dict]:
     """Each method at several parameter values (``values[method]``: weights or fractions) on one simulator.
 
@@ -242,11 +342,11 @@ def sensitivity(sim: Simulator, k: int, values: dict, *, seed: int = 0, restarts
                 f, _ = exact_optimum(objective.positives, k)
                 row = {"method": method, "parameter": float(value), "k": int(k), "seed": int(seed),
                        "probe_error": probe_error(sim, f), "phi": positive_phi(objective.positives, sim.labels),
-                       "gap": 1.0 - (float(lam[k]) if k < len(lam) else 0.0), "trained": False}
+                       "spectral_gap": 1.0 - (float(lam[k]) if k < len(lam) else 0.0), "trained": False}
             else:
                 full = evaluate(sim, objective, k, seed=seed, restarts=restarts)
                 row = {"method": method, "parameter": float(value), "trained": True,
-                       **{key: full[key] for key in ("k", "seed", "probe_error", "phi", "gap", "converged",
+                       **{key: full[key] for key in ("k", "seed", "probe_error", "phi", "spectral_gap", "converged",
                                                      "negatives_same_class", "passed")}}
             rows.append(row)
     return rows
@@ -267,7 +367,7 @@ def summarize(rows: list[dict]) -> list[dict]:
                 "k": k, "method": method, "seeds": len(group),
                 "probe_error_mean": float(errors.mean()), "probe_error_std": float(errors.std()),
                 "phi_mean": float(np.mean([r["phi"] for r in group])),
-                "gap_mean": float(np.mean([r["gap"] for r in group])),
+                "spectral_gap_mean": float(np.mean([r["spectral_gap"] for r in group])),
                 "delta_mean": float(deltas.mean()) if deltas.size else None,
                 "delta_std": float(deltas.std()) if deltas.size else None,
                 "better_than_baseline": int(np.sum(deltas < 0)), "worse_than_baseline": int(np.sum(deltas > 0)),
