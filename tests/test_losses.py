@@ -40,6 +40,7 @@ def graph_and_encoders(arrays, k, seed, scale=1.0):
 
 
 @given(graph_arrays(labels=False), st.sampled_from(KS), st.integers(0, 2**31 - 1), st.sampled_from([0.1, 1.0, 10.0]))
+@pytest.mark.slow
 def test_mmcl_loss_matches_dense_double_sum_and_T1(arrays, k, seed, scale):
     graph, (p, p_v, p_l, pn), f_v, f_l = graph_and_encoders(arrays, k, seed, scale)
     loss = float(mmcl_loss(graph.joint_arrays(), f_v, f_l))
