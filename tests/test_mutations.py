@@ -236,6 +236,7 @@ def test_valid_unusual_minimizers_pass_every_check(case, variant, dense_limit):
     assert not bad and report["passed"] is True
 
 
+@pytest.mark.slow
 def test_a_padded_next_singular_value_is_refused(case):
     """Only K triplets: s_{K+1} would be padded with 0, making the bound look informative. Refused."""
     graph, svd = case
@@ -281,6 +282,7 @@ def test_ties_at_k_are_reported_ill_determined_not_judged():
     assert determined["subspace_determination"]["ill_determined"] is False and determined["passed"]
 
 
+@pytest.mark.slow
 def test_embeddings_from_any_trainer_are_judged_as_minimizers(case, tmp_path, capsys):
     graph, svd = case
     exact = solution_from(graph, truncated(svd, range(K + 1)))

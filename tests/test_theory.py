@@ -174,6 +174,7 @@ def graph_and_k(draw, **kwargs):
 
 
 @given(graph_and_k())
+@pytest.mark.slow
 def test_verify_matches_dense_reference_and_passes(case):
     arrays, k = case
     graph, d = from_arrays(arrays)
