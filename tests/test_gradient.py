@@ -208,6 +208,7 @@ def test_minibatch_estimator_is_unbiased(graph):
     assert error <= 4 * standard_error, (error, standard_error)
 
 
+@pytest.mark.slow
 def test_weighted_reduces_to_sscl(graph):
     a = text_induced_graph(graph)
     w = np.asarray(a.sum(axis=1)).ravel()

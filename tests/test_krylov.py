@@ -100,6 +100,7 @@ def test_more_copies_than_the_block_are_found():
     assert result.certificate.converged
 
 
+@pytest.mark.slow
 def test_sparse_input_and_left_side():
     rng = np.random.default_rng(3)
     a = sp.random(SHAPE[1], SHAPE[0], density=0.05, random_state=rng, format="csr")  # m < n: basis on the left

@@ -183,6 +183,7 @@ ONE_ROUTE = {("text_induced_degrees", "_wrong_text_induced"): None, ("text_induc
 the dense-limit value under which each applies."""
 
 
+@pytest.mark.slow
 def test_every_check_has_a_mutation(case):
     graph, svd = case
     report = build_report(graph, solution_from(graph, svd), seed=0)
@@ -257,6 +258,7 @@ def test_the_non_top_svd_fails_above_the_dense_size_of_the_complement_test():
     assert bad["recomputed_certificate"]["top"]["failure_probability"] <= 1e-6
 
 
+@pytest.mark.slow
 def test_extreme_weights_are_judged_at_their_conditioning():
     """A 3 x 3 graph with one weight 1e9 times the others: identities through F_V (cond 2e4) lose digits in
     proportion; the tolerance follows the conditioning instead of failing a right answer."""
