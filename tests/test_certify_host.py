@@ -89,6 +89,7 @@ def test_host_certificate_accepts_a_tie_at_s_k():
     assert cert.converged and cert.top.passed
 
 
+@pytest.mark.slow
 def test_host_certificate_with_an_ordered_operator():
     # an operator stored in class order (amf.operators.ordering) certifies claims in the caller's order
     a, (rows, cols) = planted((900, 700), 5)

@@ -135,6 +135,7 @@ def test_run_folder_resume_and_provenance(tmp_path, capsys):
     assert "2 computed, 4 reused" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_default_run_folder_is_reused_for_the_same_config(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     argv = ["experiment", "equivalence", "--quick", "--seeds", "1", "--set", "n_images=30", "--set", "density=0.3",

@@ -133,6 +133,7 @@ def flip_noise_graph(n=600, r=10, flip=0.45, seed=0):
     return amf.CoOccurrence.from_arrays(rows, cols, np.ones(len(rows)), (n, n), labels, labels)
 
 
+@pytest.mark.slow
 def test_sgd_that_learned_nothing_fails():
     """The constant direction (s_1 = 1) dominates |L_min|: a run that learns only it was judged converged by a
     gap relative to |L_min|. Relative to sum_{2<=i<=k} s_i^2 the same run fails."""
@@ -151,6 +152,7 @@ def test_divergence_is_flagged(graph, reference):
     assert not sol.certificate.converged
 
 
+@pytest.mark.slow
 def test_sparse_rows_equal_dense_optax_sgd(graph):
     """The sparse-row update is optax.sgd on the dense gradient (rows outside the batch do not move)."""
     joint = graph.joint_arrays()
@@ -186,6 +188,7 @@ def test_sparse_rows_equal_dense_optax_sgd(graph):
         np.testing.assert_allclose(out_sparse[side], dense[side], rtol=1e-11, atol=1e-13)
 
 
+@pytest.mark.slow
 def test_minibatch_estimator_is_unbiased(graph):
     joint = graph.joint_arrays()
     rng = np.random.default_rng(0)
@@ -205,6 +208,7 @@ def test_minibatch_estimator_is_unbiased(graph):
     assert error <= 4 * standard_error, (error, standard_error)
 
 
+@pytest.mark.slow
 def test_weighted_reduces_to_sscl(graph):
     a = text_induced_graph(graph)
     w = np.asarray(a.sum(axis=1)).ravel()
@@ -220,6 +224,7 @@ def test_weighted_reduces_to_sscl(graph):
     assert float(weighted_loss(pairs, dense, f)) == pytest.approx(plain, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_train_weighted(graph):
     a = text_induced_graph(graph)
     w = np.asarray(a.sum(axis=1)).ravel()
@@ -247,6 +252,7 @@ def _directional_check(fun, x, seed):
     assert analytic == pytest.approx(float(numeric), rel=1e-6, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences(graph):
     joint = graph.joint_arrays()
     rng = np.random.default_rng(2)
@@ -271,6 +277,7 @@ def test_gradients_match_finite_differences(graph):
     _directional_check(lambda t: weighted_loss(pairs, negatives, t[: n_v * 3].reshape(n_v, 3)), x, 3)
 
 
+@pytest.mark.slow
 def test_infonce_runs_and_reports(graph, reference):
     sol = train(graph, K, solver="infonce", steps=400, batch_size=64, chunk=200, reference=reference,
                 mask_duplicates=True, progress=False)
@@ -284,6 +291,7 @@ def test_infonce_runs_and_reports(graph, reference):
     assert np.all(np.isfinite(sol.f_images))
 
 
+@pytest.mark.slow
 def test_mlp_encoders_reach_the_optimum():
     edges = __import__("synthetic").block_model(n_classes=3, images_per_class=5, texts_per_class=4)
     g = amf.CoOccurrence.from_edges(edges)
@@ -292,6 +300,7 @@ def test_mlp_encoders_reach_the_optimum():
     assert sol.certificate.converged, sol.certificate.as_dict()
 
 
+@pytest.mark.slow
 def test_float32_gd(graph, reference):
     sol = train(graph, K, solver="gd", dtype="float32", reference=reference, progress=False)
     cert = sol.certificate

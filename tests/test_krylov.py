@@ -74,6 +74,7 @@ def check_against_dense(a, result, k, tol, groups=None, rtol=1e-8):
         assert projector_distance(vt[lo:hi].T, vt_ref[lo:hi].T) <= bound
 
 
+@pytest.mark.slow
 def test_distinct_values_match_numpy():
     a = controlled(SHAPE, spectrum(0, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45]), seed=0)
     result = topk_svd(a, K)
@@ -99,6 +100,7 @@ def test_more_copies_than_the_block_are_found():
     assert result.certificate.converged
 
 
+@pytest.mark.slow
 def test_sparse_input_and_left_side():
     rng = np.random.default_rng(3)
     a = sp.random(SHAPE[1], SHAPE[0], density=0.05, random_state=rng, format="csr")  # m < n: basis on the left
@@ -108,6 +110,7 @@ def test_sparse_input_and_left_side():
     check_against_dense(a.toarray(), result, K, default_tolerance(np.float64), groups=[(0, 1), (0, K)])
 
 
+@pytest.mark.slow
 def test_function_operator_and_operator_inputs():
     a = controlled(SHAPE, spectrum(4, [1.0, 0.7, 0.69, 0.5, 0.4, 0.3, 0.2]), seed=4)
     dense = jnp.asarray(a)
@@ -118,6 +121,7 @@ def test_function_operator_and_operator_inputs():
     np.testing.assert_allclose(again.s, result.s, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_float32_in_float32_out():
     a = controlled(SHAPE, spectrum(5, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]), seed=5).astype(np.float32)
     result = topk_svd(a, K)
@@ -156,6 +160,7 @@ def test_small_problem_uses_a_dense_svd():
 
 
 @pytest.mark.parametrize("kernel", ["host", "jagged"])
+@pytest.mark.slow
 def test_sparse_operator_products_match_scipy(kernel):
     rng = np.random.default_rng(10)
     rows = np.concatenate([np.zeros(100, int), rng.integers(0, 50, 300)])  # row 0 has ~100 entries
@@ -200,6 +205,7 @@ def test_host_kernel_splits_rows_into_bands_of_equal_work():
         _host_sparse.chain_matmat((layout, layout), x)
 
 
+@pytest.mark.slow
 def test_host_operator_is_freed_when_dropped_although_its_solver_stays_compiled():
     """JAX's compilation cache outlives a solve; it must not keep the matrix alive (only the `RECENT` last used)."""
     rng = np.random.default_rng(13)

@@ -133,6 +133,7 @@ def test_an_ordering_is_applied_inside_and_undone_in_products():
         label_order(a, row_labels[:-1])
 
 
+@pytest.mark.slow
 def test_host_path_matches_numpy_on_both_sides(monkeypatch):
     calls = []
     host = krylov.host_lanczos
@@ -148,6 +149,7 @@ def test_host_path_matches_numpy_on_both_sides(monkeypatch):
     assert result.u.dtype == np.float64 and result.u.flags.c_contiguous and result.vt.flags.c_contiguous
 
 
+@pytest.mark.slow
 def test_host_path_float32_and_repeated_values():
     a = controlled((240, 180), spectrum(5, [1.0] * 5 + [0.8, 0.7, 0.6]), seed=5)  # s = 1 five times, block 4
     result = topk_svd(sparse_operator(sp.csr_array(a), kernel="host"), K, block_size=4)
@@ -158,6 +160,7 @@ def test_host_path_float32_and_repeated_values():
     np.testing.assert_allclose(single.s, np.linalg.svd(a, compute_uv=False)[:K], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_ordered_and_fallback_solves_span_the_same_subspaces(monkeypatch):
     rng = np.random.default_rng(6)
     a = controlled((240, 180), spectrum(6, [1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.5]), seed=6)
@@ -177,6 +180,7 @@ def test_ordered_and_fallback_solves_span_the_same_subspaces(monkeypatch):
     check_against_dense(a.toarray(), ordered, K, default_tolerance(np.float64), groups=[(0, K)])
 
 
+@pytest.mark.slow
 def test_low_rank_matrix_exhausts_the_krylov_space():
     # rank 9 < the basis: the block recurrence breaks down and random directions replace the lost ones
     rng = np.random.default_rng(7)

@@ -40,6 +40,7 @@ def graph_and_encoders(arrays, k, seed, scale=1.0):
 
 
 @given(graph_arrays(labels=False), st.sampled_from(KS), st.integers(0, 2**31 - 1), st.sampled_from([0.1, 1.0, 10.0]))
+@pytest.mark.slow
 def test_mmcl_loss_matches_dense_double_sum_and_T1(arrays, k, seed, scale):
     graph, (p, p_v, p_l, pn), f_v, f_l = graph_and_encoders(arrays, k, seed, scale)
     loss = float(mmcl_loss(graph.joint_arrays(), f_v, f_l))
@@ -53,6 +54,7 @@ def test_mmcl_loss_matches_dense_double_sum_and_T1(arrays, k, seed, scale):
 
 @settings(max_examples=6)  # every new edge count compiles the backward pass
 @given(graph_arrays(labels=False), st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_mmcl_loss_gradient_matches_dense_gradient(arrays, seed):
     """``grad_{f_V} L = -2 P f_L + 2 D_V f_V (f_L^T D_L f_L)`` and symmetrically for ``f_L`` (what solvers use)."""
     graph, (p, p_v, p_l, _), f_v, f_l = graph_and_encoders(arrays, 3, seed)
@@ -110,6 +112,7 @@ def dense_sscl(a, f):
 
 @settings(max_examples=12)  # each new edge count compiles the loss once
 @given(st.sampled_from([9, 16]), st.sampled_from([0.2, 1.0]), st.sampled_from(KS), st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_sscl_loss_on_random_pair_graph_matches_dense(n, density, k, seed):
     rng = np.random.default_rng(seed)
     a = random_pair_graph(rng, n, density)
@@ -120,6 +123,7 @@ def test_sscl_loss_on_random_pair_graph_matches_dense(n, density, k, seed):
 
 @settings(max_examples=12)
 @given(graph_arrays(labels=False), st.sampled_from(KS), st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_sscl_loss_on_text_induced_graph_matches_dense(arrays, k, seed):
     graph, (p, p_v, p_l, _), _, _ = graph_and_encoders(arrays, k, seed)
     a_v = p @ np.diag(1.0 / p_l) @ p.T

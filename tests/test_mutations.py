@@ -209,6 +209,7 @@ ONE_ROUTE = {("text_induced_degrees", "_wrong_text_induced"): None, ("text_induc
 the dense-limit value under which each applies."""
 
 
+@pytest.mark.slow
 def test_every_check_has_a_mutation(case):
     graph, svd = case
     report = build_report(graph, solution_from(graph, svd), seed=0)
@@ -271,6 +272,7 @@ def test_valid_unusual_minimizers_pass_every_check(case, variant, route, dense_l
     assert not bad and report["passed"] is True and report["card"]["minimizer"]["passed"] is True
 
 
+@pytest.mark.slow
 def test_a_padded_next_singular_value_is_refused(case):
     """Only K triplets: s_{K+1} would be padded with 0, making the bound look informative. Refused."""
     graph, svd = case
@@ -291,6 +293,7 @@ def test_the_non_top_svd_fails_above_the_dense_size_of_the_complement_test():
     assert bad["recomputed_certificate"]["top"]["failure_probability"] <= 1e-6
 
 
+@pytest.mark.slow
 def test_extreme_weights_are_judged_at_their_conditioning():
     """A 3 x 3 graph with one weight 1e9 times the others: identities through F_V (cond 2e4) lose digits in
     proportion; the tolerance follows the conditioning instead of failing a right answer."""
@@ -316,6 +319,7 @@ def test_ties_at_k_are_reported_ill_determined_not_judged():
     assert determined["subspace_determination"]["ill_determined"] is False and determined["passed"]
 
 
+@pytest.mark.slow
 def test_embeddings_from_any_trainer_are_judged_as_minimizers(case, tmp_path, capsys):
     graph, svd = case
     exact = solution_from(graph, truncated(svd, range(K + 1)))

@@ -65,6 +65,7 @@ def test_uint64_index_is_named_as_it_is(tmp_path, capsys):
     assert status == 2 and one_line(err) and str(2**64 - 1) in err
 
 
+@pytest.mark.slow
 def test_label_ids_are_classes_not_columns():
     """ImageNet-style ids (about 1.4 million) cost what ids 0..3 cost: the one-hot has one column per class."""
     rng = np.random.default_rng(0)
@@ -146,6 +147,7 @@ def test_outputs_are_checked_before_any_work(graph_file, tmp_path, capsys):
     assert amf.CoOccurrence.load(graph_file).nnz > 0  # the input is intact
 
 
+@pytest.mark.slow
 def test_an_output_folder_is_whole_and_replaced_by_a_rerun(graph_file, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["solve", str(graph_file), "--k", "2", "--solver", "gd", "--steps", "50", "--out", str(out)]) in (0, 1)

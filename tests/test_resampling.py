@@ -173,6 +173,7 @@ def test_validation(two_sources):
         edits.edit("nope", a, sim)
 
 
+@pytest.mark.slow
 def test_simulator_and_baseline_reaches_sscl_optimum():
     sim = sim_rs.simulator(n_classes=2, images_per_class=6, views_per_image=2, strength=0.2, confusion=0.1,
                        clip_edges_per_image=6, seed=0)

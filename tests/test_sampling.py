@@ -31,6 +31,7 @@ def graph():
     return amf.CoOccurrence.from_arrays(rows, cols, weights, (n_v, n_l), y_v, y_l)
 
 
+@pytest.mark.slow
 def test_sampler_matches_sample_pairs(graph):
     joint = graph.joint_arrays()
     key = named_key(0, "pairs")
@@ -56,6 +57,7 @@ def test_empirical_graph_counts_and_index_maps(graph):
     np.testing.assert_array_equal(again.graph.joint.toarray(), g.joint.toarray())
 
 
+@pytest.mark.slow
 def test_empirical_joint_converges_to_population(graph):
     mass = graph.joint.tocoo().data
     distances = []
@@ -86,6 +88,7 @@ def test_absent_images_count_as_errors(graph):
     assert out["error"] == pytest.approx(missing)
 
 
+@pytest.mark.slow
 def test_probe_error_curve(graph):
     rows = probe_error_curve(graph, 2, [20, 200000], seed=0)
     small, large = rows

@@ -53,6 +53,7 @@ def _assert_matches(out: Path, single_device, devices: int, processes: int):
         assert projector_distance(data["vt"][:k].T, reference.vt[:k].T) < 1e-9
 
 
+@pytest.mark.slow
 def test_four_devices_match_one(tmp_path, single_device):
     worker = _run("local", "4", str(tmp_path / "out.npz"))
     output, _ = worker.communicate(timeout=240)
@@ -60,6 +61,7 @@ def test_four_devices_match_one(tmp_path, single_device):
     _assert_matches(tmp_path / "out.npz", single_device, devices=4, processes=1)
 
 
+@pytest.mark.slow
 def test_two_processes_on_loopback_match_one(tmp_path, single_device):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

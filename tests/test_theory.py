@@ -178,6 +178,7 @@ def graph_and_k(draw, **kwargs):
 
 
 @given(graph_and_k())
+@pytest.mark.slow
 def test_verify_matches_dense_reference_and_passes(case):
     arrays, k = case
     graph, d = from_arrays(arrays)
@@ -187,6 +188,7 @@ def test_verify_matches_dense_reference_and_passes(case):
     assert_checks(report, d, k)
 
 
+@pytest.mark.slow
 def test_verify_on_disconnected_graph_with_enough_k():
     """Three components and ``k >= 3``: ``s = 1`` three times, every check runs and passes."""
     rng = np.random.default_rng(7)
