@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from amf._linalg import projector_distance
+from amf.solvers.lanczos_spec import default_tolerance
 from amf.solvers.krylov import topk_svd
 from tests import sharded_worker
 
@@ -47,10 +48,12 @@ def _assert_matches(out: Path, single_device, devices: int, processes: int):
         assert bool(data["converged"])
         np.testing.assert_allclose(data["s"], reference.s, rtol=0, atol=1e-12)
         assert data["u"].shape == reference.u.shape
-        # top K triplets (a gap after them): the same subspaces to round-off
+        # top K triplets (a gap after them): each solve's residuals are <= tol s_1, so each subspace is within
+        # tol / singular_gap of span(U_K) (Davis-Kahan / Wedin), and the two within twice that of each other
         k = sharded_worker.K
-        assert projector_distance(data["u"][:, :k], reference.u[:, :k]) < 1e-9
-        assert projector_distance(data["vt"][:k].T, reference.vt[:k].T) < 1e-9
+        limit = 2 * default_tolerance("float64") / (reference.s[k - 1] - reference.s[k])
+        assert projector_distance(data["u"][:, :k], reference.u[:, :k]) < limit
+        assert projector_distance(data["vt"][:k].T, reference.vt[:k].T) < limit
 
 
 @pytest.mark.slow

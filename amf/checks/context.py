@@ -24,6 +24,7 @@ from amf.solution import Reason, Solution, TrainingCertificate
 from amf.solvers.certify import DEFAULT_TOL, certify_svd
 from amf.solvers.convergence import informative_loss
 from amf.solvers.gd import GD
+from amf.solvers.lanczos_spec import default_tolerance
 from amf.text_induced import text_induced_graph, text_induced_matmat
 
 IDENTITY_TOL = 1e-10
@@ -49,8 +50,9 @@ each trial costs two ``N x k`` draws and a pass over the edges."""
 
 
 def solution_tolerance(dtype: str) -> float:
-    """Relative tolerance for quantities derived from a solution computed in ``dtype``."""
-    return {"float64": 1e-8, "float32": 1e-4}[dtype]
+    """Relative tolerance for quantities derived from a solution computed in ``dtype``: the spectral solvers'
+    residual tolerance (`amf.solvers.lanczos_spec.default_tolerance`)."""
+    return default_tolerance(dtype)
 
 
 def determination(singular_values, k: int, max_residual: float) -> dict:
