@@ -2,8 +2,7 @@
 
 `verified` runs `amf.report.verify` (every theory check) on a graph at rank ``k`` and keeps:
 ``probe_error_ls`` (E_LS), ``alpha``, ``phi``, ``s_k``, ``s_next`` (``s_{k+1}``), ``spectral_gap``
-(``1 - s_{k+1}^2``; ``gap`` is its old name, kept until the mmcl-vs-sscl and resampling modules read
-``spectral_gap``), ``bound_rigorous_phi`` (``2 phi / spectral_gap``, proved), ``bound_rigorous_alpha``
+(``1 - s_{k+1}^2``; ``gap`` is its old name, kept as an alias for readers of earlier results, docs/file-format.md), ``bound_rigorous_phi`` (``2 phi / spectral_gap``, proved), ``bound_rigorous_alpha``
 (``4 alpha / spectral_gap``), ``bound_paper_form`` (``4 alpha / spectral_gap + 8 alpha``, the paper's form, not a
 verdict), ``vacuous`` (the proved bound
 is at least 1, i.e. says nothing), the graph's size and ``passed`` (every check held).
@@ -14,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.stats
 
 import synthetic
 from amf.errors import InputError
@@ -49,16 +49,16 @@ def verified(graph: CoOccurrence, k: int, seed: int) -> dict:
     }
 
 
-def matched_rows(labels: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """A permutation ``perm`` with ``labels[perm] == target``: the i-th node of class c in ``target`` order gets
-    the i-th node of class c in ``labels`` (both must hold each class equally often)."""
-    order_from = np.argsort(labels, kind="stable")
-    order_to = np.argsort(target, kind="stable")
-    if not np.array_equal(labels[order_from], target[order_to]):
-        raise ValueError("the two label arrays hold different class counts")
-    perm = np.empty_like(order_from)
-    perm[order_to] = order_from
-    return perm
+def mean_interval(values, level: float) -> tuple[float, float | None, list[float] | None]:
+    """The mean of per-seed ``values``, their sample standard deviation and the ``level`` Student-t interval of
+    the mean, ``[mean - t s / sqrt(n), mean + t s / sqrt(n)]`` (the last two None for one value)."""
+    values = np.asarray(values, dtype=np.float64)
+    n, mean = values.size, float(values.mean())
+    if n < 2:
+        return mean, None, None
+    spread = float(values.std(ddof=1))
+    half = float(scipy.stats.t.ppf(0.5 + level / 2, n - 1)) * spread / np.sqrt(n)
+    return mean, spread, [mean - half, mean + half]
 
 
 def mean_of(values) -> float | None:

@@ -32,13 +32,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import stats
 
 import synthetic
 from amf.downstream import phi
 from amf.errors import InputError
 from amf.experiments.config import Config, param
-from amf.experiments.measures import verified
+from amf.experiments.measures import mean_interval, verified
 from amf.experiments.runner import Experiment
 from amf.graph import CoOccurrence
 
@@ -167,8 +166,7 @@ def seed_verdict(differences, *, level: float = LEVEL) -> dict:
         return {**out, "verdict": "tie"}
     if d.size < 2:
         return {**out, "verdict": "undetermined"}
-    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
-    low, high = out["mean"] - half, out["mean"] + half
+    low, high = mean_interval(d, level)[2]
     verdict = "captions better" if low > 0 else "augmentations better" if high < 0 else "undetermined"
     return {**out, "interval": [low, high], "verdict": verdict}
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import scipy.stats
 
 from amf import edits
 from amf.errors import InputError
@@ -30,6 +29,7 @@ from amf.experiments import ntxent
 from amf.experiments.clip_resampling import (PAPER_IMAGENET_ACCURACY, batch_shares, compare, simulator,
                                                   train_ntxent)
 from amf.experiments.config import Config, param
+from amf.experiments.measures import mean_interval
 from amf.experiments.runner import Experiment
 
 OBJECTIVES = ("ntxent", "spectral")
@@ -126,12 +126,7 @@ def verdict(deltas, paper_delta: float) -> dict:
     ``better_in`` / ``worse_in`` and ``agrees`` (True, False or ``"undetermined"``)."""
     deltas = np.asarray(deltas, dtype=np.float64)
     n = deltas.size
-    mean = float(deltas.mean())
-    spread = float(deltas.std(ddof=1)) if n > 1 else None
-    interval = None
-    if n > 1:
-        half = float(scipy.stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * spread / np.sqrt(n)
-        interval = [mean - half, mean + half]
+    mean, spread, interval = mean_interval(deltas, CONFIDENCE)
     settled = n >= MIN_SEEDS and (interval[0] > 0 or interval[1] < 0)
     agrees = (bool(mean < 0) == bool(paper_delta > 0)) if settled else "undetermined"
     return {"measured_delta": mean, "measured_spread": spread, "interval": interval, "seeds": int(n),
