@@ -26,7 +26,7 @@ import contextlib
 
 import numpy as np
 
-from amf.operators.csr_kernel import aligned_empty, pool, threads
+from amf.operators.csr_kernel import aligned, aligned_empty, pool, threads
 from amf.operators.host_csr import HostCSR
 from amf.solvers.lanczos_spec import (RESTART_PANEL, SELECTIVE_ROWS, breakdown_floor, gram_unresolved,
                                       semi_orthogonality, stopping_rule)
@@ -129,8 +129,10 @@ def subtract_span(w: np.ndarray, rows: np.ndarray, h: np.ndarray) -> None:
 
 
 def times_small(w: np.ndarray, small: np.ndarray) -> np.ndarray:
-    """``w @ small`` (``(N, b) x (b, b')``), one range of rows of ``w`` per thread of the kernel's pool."""
-    out = np.empty((w.shape[0], small.shape[1]), np.result_type(w, small))
+    """``w @ small`` (``(N, b) x (b, b')``), one range of rows of ``w`` per thread of the kernel's pool; the result
+    is aligned for the kernel (`amf.operators.csr_kernel.aligned_empty`), so a new block is the next product's
+    input as it is."""
+    out = aligned_empty((w.shape[0], small.shape[1]), np.result_type(w, small))
 
     def part(span):
         out[span[0] : span[1]] = w[span[0] : span[1]] @ small
@@ -316,16 +318,21 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
     basis[keep : keep + b] = start.T
     theta = np.zeros(keep, dtype)
     cycles = 0
+    block = aligned(start, dtype)  # rows [c, c + b) of the basis in the kernel's layout (N, b)
     while True:
         t = np.zeros((p, p), dtype)
         t[np.arange(keep), np.arange(keep)] = theta
         for j in range(steps):
             c = keep + j * b  # the current block's first row; rows [0, c + b) are the basis so far
-            w = normal(transpose_into(aligned_empty((n_dim, b), dtype), basis[c : c + b]))  # the kernel's layout
+            w = normal(block)
+            del block  # the step's blocks are allocated without it (64 MB at N = 10^6, b = 8)
             # the first block of a cycle couples to every kept Ritz vector: the whole basis
             q, column, r = _orthonormalize(basis, c, b, w, top if j > 0 else None, eta, rng)
             transpose_into(basis[c + b : c + 2 * b], q)
-            del w, q  # the next step's blocks are allocated without these (64 MB each at N = 10^6, b = 8)
+            # the next product's input as it is: no transposing copy back out of the basis; a restart keeps
+            # rows [p, p + b) as rows [keep, keep + b) exactly (an identity block of its selection)
+            block = aligned(q, dtype)
+            del w, q
             t[: c + b, c : c + b] = column
             # M V = V T + Q R E^T holds for the basis so far: its Ritz pairs can be judged after every step
             size = c + b
@@ -344,6 +351,7 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
         basis[keep + b :] = 0
         theta = theta_all[:keep].astype(dtype)
 
+    del block
     # the top k Ritz vectors over the first rows, in place, orthonormal to round-off (the basis is to eta)
     _restart_rows(basis, y[:, :k])
     for _ in range(2):
