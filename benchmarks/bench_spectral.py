@@ -13,10 +13,14 @@ neighbouring values are close and every method needs more products.
 
 Methods, each in a fresh subprocess (so peak memory is its own): ``amf-f64`` / ``amf-f32`` (`topk_svd` with
 its default tolerance, 1e-8 / 1e-4, on `amf.operators.SparseOperator`, certificate included; given the matrix
-only, so no class ordering), ``arpack`` / ``propack`` (``scipy.sparse.linalg.svds`` with its defaults,
-``tol = 0``: machine precision), ``arpack-tol`` (ARPACK stopped at amf-f64's tolerance, 1e-8 or ``--tol``: the
-like-for-like accuracy), ``sklearn`` (``sklearn.utils.extmath.randomized_svd``, 10 oversamples, with the
-fewest power iterations found to reach a max relative residual of `SKLEARN_TARGET` = 1e-6, timed at that
+only, so no class ordering), ``amf-f64-labels`` (the same, given the graph's class labels: its matrix stored
+in the class ordering of `amf.operators.ordering.label_order`, which `amf.solve` and `amf verify` apply when
+labels exist; the ordering's computation is timed), ``arpack`` / ``propack`` (``scipy.sparse.linalg.svds`` with
+its defaults, ``tol = 0``: machine precision), ``arpack-tol`` (ARPACK stopped at amf-f64's tolerance, 1e-8 or
+``--tol``: the like-for-like accuracy), ``primme`` (``primme.svds(A, k, which="LM", tol=1e-8)``, PRIMME's
+documented call for the largest triplets with its default method, at amf-f64's tolerance; PRIMME ships as a
+source package that needs a BLAS and LAPACK to link: `benchmarks/install_primme.sh`), ``sklearn``
+(``sklearn.utils.extmath.randomized_svd``, 10 oversamples, with the fewest power iterations found to reach a max relative residual of `SKLEARN_TARGET` = 1e-6, timed at that
 count: `_randomized_to`).
 
 Columns: ``time_s`` wall time of the solve (for amf including JIT compilation and its certificate;
@@ -27,8 +31,8 @@ buffers included, unlike tracemalloc), ``csr_mb`` the CSR size of ``Pn``; ``max_
 ``max_i max(||A v_i - s_i u_i||, ||A^T u_i - s_i v_i||) / s_1``, recomputed here with scipy; ``s_k`` the k-th
 singular value returned (methods that miss copies of a repeated value return a smaller one); ``matvecs`` the
 columns multiplied by ``A`` or ``A^T`` (amf: including the ``2k`` of its certificate; ARPACK and PROPACK: counted
-through a ``LinearOperator``, which is what ``svds`` makes of a sparse matrix anyway; none for scikit-learn,
-which needs the matrix itself); ``x_time`` /
+through a ``LinearOperator``, which is what ``svds`` makes of a sparse matrix anyway, and PRIMME's likewise; none
+for scikit-learn, which needs the matrix itself); ``x_time`` /
 ``x_mem`` = method / amf-f64. `run(...)` returns the rows as a list of dicts; ``main`` prints one table.
 
 ``--kernels`` instead times the sparse products ``A X`` and ``A^T X`` (scipy CSR, BCOO, gather +
@@ -51,7 +55,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from amf.io import atomic_write  # noqa: E402
 
-METHODS = ("amf-f64", "amf-f32", "arpack", "arpack-tol", "propack", "sklearn")
+METHODS = ("amf-f64", "amf-f32", "amf-f64-labels", "arpack", "arpack-tol", "propack", "primme", "sklearn")
 
 
 # ---- one method in a child process ------------------------------------------------------------------------
@@ -107,22 +111,25 @@ def _counting(a):
     return op, products
 
 
-def _solve(method: str, a, k: int, tol: float | None, seed: int):
-    """``(u, s, vt, extra)`` by ``method``; ``extra`` holds method-specific counters."""
+def _solve(method: str, a, k: int, tol: float | None, seed: int, labels=None):
+    """``(u, s, vt, extra)`` by ``method``; ``extra`` holds method-specific counters. ``labels``: the graph's
+    ``(image_labels, text_labels)``, which ``amf-f64-labels`` turns into the class ordering."""
     if method.startswith("amf"):
         import jax
 
         from amf import topk_svd  # importing amf enables float64
         from amf.operators import sparse_operator
+        from amf.operators.ordering import label_order
 
         compile_s = []
         jax.monitoring.register_event_duration_secs_listener(
             lambda name, secs, **kw: compile_s.append(secs) if "backend_compile" in name else None
         )
-        dtype = "float64" if method == "amf-f64" else "float32"
+        dtype = "float32" if method == "amf-f32" else "float64"
         certify_s = []
         _timed_certificate(certify_s)
-        op = sparse_operator(a, dtype)
+        order = label_order(a, *labels) if method == "amf-f64-labels" else None  # timed: part of the solve
+        op = sparse_operator(a, dtype, order=order)
         result = topk_svd(op, k, tol=tol, key=jax.random.key(seed))
         cert = result.certificate
         extra = dict(iterations=cert.iterations, matvecs=cert.matvecs, converged=cert.converged,
@@ -135,6 +142,16 @@ def _solve(method: str, a, k: int, tol: float | None, seed: int):
         peer_tol = 0 if method != "arpack-tol" else (1e-8 if tol is None else tol)
         counted, products = _counting(a)
         u, s, vt = svds(counted, k=k, solver=method.removesuffix("-tol"), tol=peer_tol, random_state=seed)
+        order = np.argsort(-s)
+        return u[:, order], s[order], vt[order], dict(matvecs=products[0])
+    if method == "primme":
+        import numpy as np
+        import primme
+
+        counted, products = _counting(a)
+        # PRIMME's documented call for the largest triplets (which="LM", its default hybrid method); its tol is
+        # relative to its estimate of ||A|| = s_1, like amf's residual tolerance
+        u, s, vt = primme.svds(counted, k=k, which="LM", tol=1e-8 if tol is None else tol)
         order = np.argsort(-s)
         return u[:, order], s[order], vt[order], dict(matvecs=products[0])
     if method == "sklearn":
@@ -206,12 +223,14 @@ def child(args: argparse.Namespace) -> dict:
     """Build the graph, solve with one method, measure; returns the row (printed as JSON by ``--child``)."""
     import numpy as np
 
-    a = build_matrix(args.n, args.edges_per_node, args.classes, args.noise, args.degree_exponent, args.seed)
+    graph = build_graph(args.n, args.edges_per_node, args.classes, args.noise, args.degree_exponent, args.seed)
+    a, labels = graph.normalized, (graph.image_labels, graph.text_labels)
+    del graph
     csr_mb = (a.data.nbytes + a.indices.nbytes + a.indptr.nbytes) / 2**20
     _peak_reset()
     base_kb = _status_kb("VmRSS")
     t0 = time.perf_counter()
-    u, s, vt, extra = _solve(args.method, a, args.k, args.tol, args.seed)
+    u, s, vt, extra = _solve(args.method, a, args.k, args.tol, args.seed, labels)
     elapsed = time.perf_counter() - t0
     peak_kb = _status_kb("VmHWM")
     elapsed = extra.pop("time_override", elapsed)
