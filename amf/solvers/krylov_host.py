@@ -75,7 +75,7 @@ def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarr
         return q, r, False  # loss of orthogonality ~ eps cond(w)^2 <= 10 eps: the second pass is round-off
     lam2, z2 = np.linalg.eigh(coefficients(q.T, q))
     root2 = np.sqrt(np.maximum(lam2, np.finfo(w.dtype).tiny))
-    q = times_small(q, (z2 / root2) @ z2.T)
+    times_small(q, (z2 / root2) @ z2.T, out=q)  # in place: no third (N, b) block beside w and q
     r = ((z2 * root2) @ z2.T) @ r
     return q, r, bool(bad.any() or lam[0] < np.sqrt(eps) * lam[-1])
 
@@ -128,14 +128,18 @@ def subtract_span(w: np.ndarray, rows: np.ndarray, h: np.ndarray) -> None:
         pass
 
 
-def times_small(w: np.ndarray, small: np.ndarray) -> np.ndarray:
-    """``w @ small`` (``(N, b) x (b, b')``), one range of rows of ``w`` per thread of the kernel's pool; the result
-    is aligned for the kernel (`amf.operators.csr_kernel.aligned_empty`), so a new block is the next product's
-    input as it is."""
-    out = aligned_empty((w.shape[0], small.shape[1]), np.result_type(w, small))
+def times_small(w: np.ndarray, small: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``w @ small`` (``(N, b) x (b, b')``), one range of rows of ``w`` per thread of the kernel's pool, in row
+    panels of `PANEL`. ``out``: where to write it (``w`` itself for a square ``small``: row panels make that
+    safe); by default a new array aligned for the kernel (`amf.operators.csr_kernel.aligned_empty`), so a new
+    block is the next product's input as it is."""
+    if out is None:
+        out = aligned_empty((w.shape[0], small.shape[1]), np.result_type(w, small))
 
     def part(span):
-        out[span[0] : span[1]] = w[span[0] : span[1]] @ small
+        for start in range(span[0], span[1], PANEL):
+            stop = min(span[1], start + PANEL)
+            out[start:stop] = w[start:stop] @ small
 
     for _ in pool().map(part, _spans(w.shape[0])):
         pass
@@ -176,11 +180,18 @@ class _Normal:
         self.scale = scale
         self.products = 0
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def take(self, pending: list) -> np.ndarray:
+        """``M X`` for the block ``X`` popped from ``pending`` (its only holder): ``X`` is freed before the second
+        product allocates its output, so at most two ``(N, b)`` blocks live beside the basis."""
+        x = pending.pop()
         self.products += 2 * x.shape[1]
         if self.scale is not None:  # c A with c a power of two: each product's input scaled, exactly
-            return self.second.multiply_stored(self.first.multiply_stored(x * self.scale) * self.scale)
-        return self.second.multiply_stored(self.first.multiply_stored(x))
+            x = x * self.scale
+        y = self.first.multiply_stored(x)
+        del x
+        if self.scale is not None:
+            y *= self.scale
+        return self.second.multiply_stored(y)
 
 
 def _restart_rows(basis: np.ndarray, select: np.ndarray) -> None:
@@ -223,6 +234,7 @@ def _orthonormalize(basis: np.ndarray, c: int, b: int, w: np.ndarray, top: int |
         if not ill and float(np.max(np.abs(np.linalg.solve(r.T, h.T)))) <= eta:
             return q, column, r
         if not ill:
+            del q  # the new q is allocated without the old one
             subtract_span(w, current, h)
             column += h
             q, r, ill = svqb(w, floor, rng, current)
@@ -318,21 +330,21 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
     basis[keep : keep + b] = start.T
     theta = np.zeros(keep, dtype)
     cycles = 0
-    block = aligned(start, dtype)  # rows [c, c + b) of the basis in the kernel's layout (N, b)
+    pending = [aligned(start, dtype)]  # rows [c, c + b) of the basis in the kernel's layout (N, b), held once
+    del start
     while True:
         t = np.zeros((p, p), dtype)
         t[np.arange(keep), np.arange(keep)] = theta
         for j in range(steps):
             c = keep + j * b  # the current block's first row; rows [0, c + b) are the basis so far
-            w = normal(block)
-            del block  # the step's blocks are allocated without it (64 MB at N = 10^6, b = 8)
+            w = normal.take(pending)
             # the first block of a cycle couples to every kept Ritz vector: the whole basis
             q, column, r = _orthonormalize(basis, c, b, w, top if j > 0 else None, eta, rng)
             transpose_into(basis[c + b : c + 2 * b], q)
             # the next product's input as it is: no transposing copy back out of the basis; a restart keeps
             # rows [p, p + b) as rows [keep, keep + b) exactly (an identity block of its selection)
-            block = aligned(q, dtype)
-            del w, q
+            pending.append(aligned(q, dtype))
+            del w, q  # the next step's blocks are allocated without these (64 MB each at N = 10^6, b = 8)
             t[: c + b, c : c + b] = column
             # M V = V T + Q R E^T holds for the basis so far: its Ritz pairs can be judged after every step
             size = c + b
@@ -351,13 +363,16 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
         basis[keep + b :] = 0
         theta = theta_all[:keep].astype(dtype)
 
-    del block
+    pending.clear()
     # the top k Ritz vectors over the first rows, in place, orthonormal to round-off (the basis is to eta)
     _restart_rows(basis, y[:, :k])
     for _ in range(2):
         lam, z = np.linalg.eigh(basis[:k] @ basis[:k].T)
         _restart_rows(basis, (z / np.sqrt(lam)) @ z.T)
-    ritz = transpose_into(aligned_empty((n_dim, k), dtype), basis[:k])  # the product's input, the only copy
+    # only rows [0, k) are needed now: shrink the buffer in place (realloc returns the rest to the system at
+    # once), so the (N, k) copy below is not allocated beside the whole basis
+    basis.resize((k, n_dim), refcheck=False)
+    ritz = transpose_into(aligned_empty((n_dim, k), dtype), basis)  # the product's input, the only copy
     del basis  # the (N, k) blocks of the last step are allocated after the basis is freed
     other = forward if side == "right" else backward
     theirs, s, zt = _rayleigh_ritz(other.multiply_stored if scale is None else
