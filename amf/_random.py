@@ -21,5 +21,5 @@ def normal(seed: int, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """Standard normal float64 draws for purpose ``name`` (a numpy array, for the float64 checks).
 
     Drawn by numpy from the stream ``(seed, crc32(name))``, named like `named_key`: a JAX draw compiles once per
-    shape, about 80 ms each, and the checks draw a dozen shapes per graph."""
+    shape (its cost: docs/performance.md), and the checks draw a dozen shapes per graph."""
     return np.random.default_rng([seed, zlib.crc32(name.encode())]).standard_normal(shape)

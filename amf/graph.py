@@ -280,7 +280,7 @@ class CoOccurrence:
 
         The graph is the ``(N_V + N_L)``-node directed graph with an arc from image ``i`` to text ``N_V + j`` per
         edge, whose *weak* components are the bipartite graph's components; its CSR arrays come straight from
-        ``W``'s (no symmetric block matrix to assemble: 3x faster at 10^7 edges).
+        ``W``'s (no symmetric block matrix to assemble; the gain: docs/performance.md).
         """
         n_v, n_l = self.shape
         w = sp.csr_array(self._weights)

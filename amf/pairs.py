@@ -7,9 +7,9 @@ file (docs/file-format.md) and a JSON mapping file beside it.
 **Formats**, chosen by the file's suffix: ``.csv`` (comma-separated) and ``.tsv`` (tab-separated), read with the
 `csv` module (double-quote quoting, a quoted field may hold the delimiter or a line break; strict, so an
 unterminated quote is an error), with a header line naming the columns; ``.jsonl``, one JSON object per line,
-the columns being its keys. Files are UTF-8 (a byte-order mark is skipped); blank lines are skipped. The columns are
-chosen by name (``image_col``, ``text_col``, ``weight_col``, ``image_label_col``, ``text_label_col``); fields
-beyond them are ignored.
+the columns being its keys (the line readers and field parsers: `amf.pair_lines`). Files are UTF-8 (a byte-order
+mark is skipped); blank lines are skipped. The columns are chosen by name (``image_col``, ``text_col``,
+``weight_col``, ``image_label_col``, ``text_label_col``); fields beyond them are ignored.
 
 **Mapping.** An id is a string or an integer, kept as its string form (``7`` and ``"7"`` in JSONL are one id); an
 empty id is an error. Images and texts get indices ``0..N-1`` in order of first appearance. A weight (default 1
@@ -37,8 +37,8 @@ one edge (``np.add.reduceat`` of the weights, or the run length without a weight
 summed, not kept: that costs one sort and no memory beyond the result, and the edges come out unique, in row-major
 order. Peak memory is about the ids (dicts included), the keys, then three arrays of ``nnz`` for the result.
 
-Measured on a 10^7-line CSV (docs/performance.md): about 22 s and 600 MB peak for `read_pairs`, most of the time
-in the dict lookups of the ids.
+Time and peak memory on a 10^7-line CSV: docs/performance.md, "Reading pair lists" (most of the time goes to the
+dict lookups of the ids).
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ import array
 import csv
 import dataclasses
 import itertools
-import json
-import math
-import operator
 import os
 from pathlib import Path
 
@@ -58,6 +55,8 @@ import numpy as np
 from amf.errors import InputError
 from amf.graph import MAX_SIDE, CoOccurrence
 from amf.io import write_json, write_npz
+from amf.pair_lines import (LineError, csv_label, csv_source, csv_weight, fail, json_label, json_weight,
+                            jsonl_source, show)
 
 DELIMITERS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 """Suffix -> field delimiter (None: JSON lines)."""
@@ -99,10 +98,6 @@ class Pairs:
         return f"Pairs(shape={self.shape}, nnz={self.nnz}, lines={self.lines})"
 
 
-class _LineError(Exception):
-    """A problem with the current line; the reader adds the file and the line number."""
-
-
 class _Ids(dict):
     """Id -> index in order of first appearance; looking up a new id adds it.
 
@@ -119,7 +114,7 @@ class _Ids(dict):
 
     def __missing__(self, key: str) -> int:
         if not key:
-            raise _LineError(f"empty {self.side} id")
+            raise LineError(f"empty {self.side} id")
         n, ints = len(self), self._ints
         if n == len(ints):
             ints.extend(range(n, n + _INT_BATCH))
@@ -146,9 +141,9 @@ class _Labels:
         prev = of[node]
         if prev != c:
             if prev >= 0:
-                raise _LineError(
-                    f"{self.side} {_show(node_id)} has label {_show(raw)} in column {_show(self.column)}, "
-                    f"but {_show(self.values[prev])} on an earlier line"
+                raise LineError(
+                    f"{self.side} {show(node_id)} has label {show(raw)} in column {show(self.column)}, "
+                    f"but {show(self.values[prev])} on an earlier line"
                 )
             of[node] = c
 
@@ -156,134 +151,6 @@ class _Labels:
         out = np.full(n, -1, dtype=np.int64)
         out[: len(self.of)] = np.frombuffer(self.of, dtype=np.int64)
         return out
-
-
-def _show(value) -> str:
-    """``repr(value)`` on one line, shortened."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _fail(path, line, problem: str):
-    where = f"{path}" if line is None else f"{path}, line {line}"
-    raise InputError(f"pairs file {where}: {problem}")
-
-
-def _csv_weight(raw: str) -> float:
-    try:
-        w = float(raw)
-    except ValueError:
-        raise _LineError(f"bad weight {_show(raw)}: not a number") from None
-    if not 0.0 <= w < math.inf:
-        raise _LineError(f"bad weight {_show(raw)}: must be finite and >= 0")
-    return w
-
-
-def _json_weight(raw) -> float:
-    if type(raw) not in (int, float):
-        raise _LineError(f"bad weight {_show(raw)}: not a number")
-    try:
-        w = float(raw)
-    except OverflowError:
-        w = math.inf
-    if not 0.0 <= w < math.inf:
-        raise _LineError(f"bad weight {_show(raw)}: must be finite and >= 0")
-    return w
-
-
-def _csv_label(raw: str) -> str | None:
-    return raw or None
-
-
-def _json_label(raw) -> str | None:
-    if raw is None or raw == "":
-        return None
-    if type(raw) is str:
-        return raw
-    if type(raw) is int:
-        return str(raw)
-    raise _LineError(f"label {_show(raw)} is not a string or an integer")
-
-
-def _json_id(raw, side: str) -> str:
-    if type(raw) is str:
-        return raw
-    if type(raw) is int:
-        return str(raw)
-    raise _LineError(f"{side} id {_show(raw)} is not a string or an integer")
-
-
-def _csv_source(fh, path, delimiter: str, columns: list[str | None]):
-    """(records, line): an iterator of field tuples of the named columns, and the current line number."""
-    reader = csv.reader(fh, delimiter=delimiter, strict=True)
-
-    def line() -> int:
-        return reader.line_num
-
-    try:
-        header = next(filter(None, reader))
-    except StopIteration:
-        _fail(path, None, "empty file (no header line)")
-    except csv.Error as exc:
-        _fail(path, line(), f"malformed CSV: {exc}")
-    names = [name.strip() for name in header]
-    positions = []
-    for column in columns:
-        if column is None:
-            continue
-        if names.count(column) != 1:
-            problem = "no column" if column not in names else "more than one column"
-            _fail(path, line(), f"{problem} {_show(column)} in the header (columns: {', '.join(map(repr, names))})")
-        positions.append(names.index(column))
-    get = operator.itemgetter(*positions)
-    need = max(positions) + 1
-
-    def records():
-        rows = filter(None, reader)
-        while True:
-            try:
-                yield from map(get, rows)
-                return
-            except IndexError:
-                problem = f"missing field: the line has fewer than the {need} fields its columns need"
-                raise _LineError(problem) from None
-
-    return records(), line
-
-
-def _jsonl_source(fh, path, columns: list[str | None]):
-    """As `_csv_source`, for JSON lines: ids in string form, other fields as given (labels may be absent)."""
-    state = [0]
-    required = [column for column in columns[:3] if column is not None]
-    labels = [column for column in columns[3:] if column is not None]
-
-    def line() -> int:
-        return state[0]
-
-    def records():
-        loads = json.loads
-        for number, text in enumerate(fh, 1):
-            state[0] = number
-            if not text.strip():
-                continue
-            try:
-                obj = loads(text)
-            except (ValueError, RecursionError) as exc:
-                raise _LineError(f"malformed JSON: {getattr(exc, 'msg', None) or type(exc).__name__}") from None
-            if type(obj) is not dict:
-                raise _LineError(f"not a JSON object (got {type(obj).__name__})")
-            try:
-                fields = [obj[column] for column in required]
-            except KeyError as exc:
-                keys = ", ".join(map(repr, itertools.islice(obj, 20))) + (", ..." if len(obj) > 20 else "")
-                raise _LineError(f"missing field {_show(exc.args[0])} (keys: {keys or 'none'})") from None
-            image, text_id = fields[0], fields[1]
-            fields[0] = image if type(image) is str else _json_id(image, "image")
-            fields[1] = text_id if type(text_id) is str else _json_id(text_id, "text")
-            fields.extend(obj.get(column) for column in labels)
-            yield fields
-
-    return records(), line
 
 
 def read_pairs(
@@ -305,7 +172,7 @@ def read_pairs(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in DELIMITERS:
-        _fail(path, None, f"unknown suffix {_show(path.suffix)} (use {', '.join(DELIMITERS)})")
+        fail(path, None, f"unknown suffix {show(path.suffix)} (use {', '.join(DELIMITERS)})")
     if not isinstance(chunk_lines, int) or chunk_lines < 1:
         raise InputError(f"chunk_lines must be a positive integer, got {chunk_lines!r}")
     if missing_label not in MISSING_LABEL:
@@ -315,23 +182,23 @@ def read_pairs(
     try:
         fh = open(path, encoding="utf-8-sig", newline="" if delimiter else None)
     except OSError as exc:
-        _fail(path, None, f"cannot read: {exc.strerror or type(exc).__name__}")
+        fail(path, None, f"cannot read: {exc.strerror or type(exc).__name__}")
     line = lambda: None  # noqa: E731  (until the source is open)
     with fh:
         try:
             if delimiter is None:
-                records, line = _jsonl_source(fh, path, columns)
+                records, line = jsonl_source(fh, path, columns)
             else:
-                records, line = _csv_source(fh, path, delimiter, columns)
+                records, line = csv_source(fh, path, delimiter, columns)
             return _accumulate(path, records, columns, delimiter is None, chunk_lines, missing_label)
-        except _LineError as exc:
-            _fail(path, line(), str(exc))
+        except LineError as exc:
+            fail(path, line(), str(exc))
         except csv.Error as exc:
-            _fail(path, line(), f"malformed {suffix[1:].upper()}: {exc}")
+            fail(path, line(), f"malformed {suffix[1:].upper()}: {exc}")
         except UnicodeDecodeError as exc:
-            _fail(path, None, f"not UTF-8 text after line {line() or 0} ({exc.reason})")
+            fail(path, None, f"not UTF-8 text after line {line() or 0} ({exc.reason})")
         except OSError as exc:
-            _fail(path, line(), f"cannot read: {exc.strerror or type(exc).__name__}")
+            fail(path, line(), f"cannot read: {exc.strerror or type(exc).__name__}")
 
 
 def _accumulate(path, records, columns, is_json: bool, chunk_lines: int, missing_label: str) -> Pairs:
@@ -349,8 +216,8 @@ def _accumulate(path, records, columns, is_json: bool, chunk_lines: int, missing
         image_label_at, position = position, position + 1
     if text_label_col is not None:
         text_label_at = position
-    to_weight = _json_weight if is_json else _csv_weight
-    label_key = _json_label if is_json else _csv_label
+    to_weight = json_weight if is_json else csv_weight
+    label_key = json_label if is_json else csv_label
 
     key_buf, weight_buf = array.array("q"), array.array("d")
     keys, weights = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
@@ -374,7 +241,7 @@ def _accumulate(path, records, columns, is_json: bool, chunk_lines: int, missing
                     text_labels.set(j, record[1], raw, key)
         count = len(key_buf)
         if max(len(images), len(texts)) > MAX_SIDE:
-            _fail(path, None, f"more than {MAX_SIDE} distinct images or texts")
+            fail(path, None, f"more than {MAX_SIDE} distinct images or texts")
         if count:
             _append(keys, key_buf)
             if weight_at is not None:
@@ -383,7 +250,7 @@ def _accumulate(path, records, columns, is_json: bool, chunk_lines: int, missing
         if count < chunk_lines:
             break
     if lines == 0:
-        _fail(path, None, "no pairs (no data lines)")
+        fail(path, None, "no pairs (no data lines)")
 
     shape = (len(images), len(texts))
     image_ids, text_ids = list(images), list(texts)
@@ -394,9 +261,9 @@ def _accumulate(path, records, columns, is_json: bool, chunk_lines: int, missing
             labels_of[side] = labels.array(shape[0] if side == "image" else shape[1])
     missing = np.flatnonzero(labels_of["image"] < 0) if image_labels is not None else np.empty(0, np.int64)
     if len(missing) and missing_label == "error":
-        _fail(
-            path, None, f"{len(missing)} image(s) have no label in column {_show(image_label_col)} on any line "
-            f"(first: image {_show(image_ids[missing[0]])}; --missing-label drop or unknown keeps the rest)"
+        fail(
+            path, None, f"{len(missing)} image(s) have no label in column {show(image_label_col)} on any line "
+            f"(first: image {show(image_ids[missing[0]])}; --missing-label drop or unknown keeps the rest)"
         )
     if len(missing) and missing_label == "unknown":
         labels_of["image"][missing] = len(values)
@@ -436,7 +303,7 @@ def _drop_images(path, missing, rows, cols, weights, image_ids, text_ids, labels
     keep_image = np.ones(len(image_ids), dtype=bool)
     keep_image[missing] = False
     if not keep_image.any():
-        _fail(path, None, f"every image lacks a label: nothing left after dropping {len(missing)} image(s)")
+        fail(path, None, f"every image lacks a label: nothing left after dropping {len(missing)} image(s)")
     kept = keep_image[rows]
     rows, cols, weights = rows[kept], cols[kept], weights[kept]
     keep_text = np.zeros(len(text_ids), dtype=bool)

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from amf._validate import integer, real
+
 from ._edges import Edges
-from ._validate import check_int, check_real, check_seed
 
 __all__ = ["augmentation_model"]
 
@@ -60,14 +61,14 @@ def augmentation_model(*, n_classes: int = 4, images_per_class: int = 8, views_p
     Edges with ``shape = (r n v, r n)``; ``nnz = r n v``, plus ``r n v`` for each of the other-instance
     (``s > 0``, ``n >= 2``) and other-class (``c > 0``) edges; labels = class on both sides.
     """
-    r = check_int("n_classes", n_classes, low=1)
-    n = check_int("images_per_class", images_per_class, low=1)
-    v = check_int("views_per_image", views_per_image, low=1)
-    s = check_real("strength", strength, low=0.0, high=1.0, high_open=True)
-    c = check_real("confusion", confusion, low=0.0, high=1.0, high_open=True)
+    r = integer("n_classes", n_classes, low=1)
+    n = integer("images_per_class", images_per_class, low=1)
+    v = integer("views_per_image", views_per_image, low=1)
+    s = real("strength", strength, low=0.0, high=1.0, high_open=True)
+    c = real("confusion", confusion, low=0.0, high=1.0, high_open=True)
     if c > 0 and r < 2:
         raise ValueError(f"confusion must be 0 when n_classes == 1 (no other class), got {c}")
-    seed = check_seed(seed)
+    seed = integer("seed", seed, low=0)
     rng = np.random.default_rng(seed)
 
     n_src = r * n

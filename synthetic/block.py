@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from amf._validate import integer, real
+
 from ._edges import Edges
-from ._validate import check_int, check_real, check_seed
 
 __all__ = ["block_model", "block_model_closed_form"]
 
 
 def _check(n_classes, images_per_class, texts_per_class, within, across):
-    r = check_int("n_classes", n_classes, low=2)
-    n = check_int("images_per_class", images_per_class, low=1)
-    m = check_int("texts_per_class", texts_per_class, low=1)
-    a = check_real("within", within, low=0.0, low_open=True)
-    b = check_real("across", across, low=0.0)
+    r = integer("n_classes", n_classes, low=2)
+    n = integer("images_per_class", images_per_class, low=1)
+    m = integer("texts_per_class", texts_per_class, low=1)
+    a = real("within", within, low=0.0, low_open=True)
+    b = real("across", across, low=0.0)
     return r, n, m, a, b
 
 
@@ -55,7 +56,7 @@ def block_model(*, n_classes: int = 4, images_per_class: int = 8, texts_per_clas
     ``image_labels = i // n`` and ``text_labels = j // m``. Closed forms: ``block_model_closed_form``.
     """
     r, n, m, a, b = _check(n_classes, images_per_class, texts_per_class, within, across)
-    seed = check_seed(seed)
+    seed = integer("seed", seed, low=0)
     n_v, n_l = r * n, r * m
     if b > 0:  # all N_V x N_L pairs, row-major
         rows = np.repeat(np.arange(n_v, dtype=np.int64), n_l)

@@ -25,19 +25,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from amf._validate import integer, real
+
 from ._edges import Edges
-from ._validate import check_int, check_real, check_seed
 
 __all__ = ["diversity_model", "diversity_model_closed_form"]
 
 
 def _check(n_classes, styles_per_class, images_per_style, texts_per_style, diversity, noise):
-    r = check_int("n_classes", n_classes, low=2)
-    g = check_int("styles_per_class", styles_per_class, low=1)
-    n = check_int("images_per_style", images_per_style, low=1)
-    m = check_int("texts_per_style", texts_per_style, low=1)
-    d = check_real("diversity", diversity, low=0.0, high=1.0)
-    eps = check_real("noise", noise, low=0.0)
+    r = integer("n_classes", n_classes, low=2)
+    g = integer("styles_per_class", styles_per_class, low=1)
+    n = integer("images_per_style", images_per_style, low=1)
+    m = integer("texts_per_style", texts_per_style, low=1)
+    d = real("diversity", diversity, low=0.0, high=1.0)
+    eps = real("noise", noise, low=0.0)
     return r, g, n, m, d, eps
 
 
@@ -67,7 +68,7 @@ def diversity_model(*, n_classes: int = 4, styles_per_class: int = 3, images_per
     ``i // (g n)`` and ``j // (g m)``. Exact spectrum: ``diversity_model_closed_form``.
     """
     r, g, n, m, d, eps = _check(n_classes, styles_per_class, images_per_style, texts_per_style, diversity, noise)
-    seed = check_seed(seed)
+    seed = integer("seed", seed, low=0)
     n_v, n_l = r * g * n, r * g * m
     rows = np.repeat(np.arange(n_v, dtype=np.int64), n_l)
     cols = np.tile(np.arange(n_l, dtype=np.int64), n_v)

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from amf._validate import integer, real
+
 from ._edges import Edges
-from ._validate import check_int, check_real, check_seed
 
 __all__ = ["ARMS", "matched_model"]
 
@@ -79,14 +80,14 @@ def matched_model(*, arm: str = "captions", n_classes: int = 4, sources_per_clas
     """
     if arm not in ARMS:
         raise ValueError(f"arm must be one of {', '.join(ARMS)}, got {arm!r}")
-    r = check_int("n_classes", n_classes, low=2)
-    n = check_int("sources_per_class", sources_per_class, low=1)
-    v = check_int("views_per_source", views_per_source, low=1)
-    d_min = check_int("min_degree", min_degree, low=1)
-    gamma = check_real("degree_exponent", degree_exponent, low=1.0, low_open=True, allow_inf=True, note=" (or inf)")
-    delta = check_real("diversity", diversity, low=0.0, high=1.0)
-    eps = check_real("noise", noise, low=0.0, high=1.0)
-    seed = check_seed(seed)
+    r = integer("n_classes", n_classes, low=2)
+    n = integer("sources_per_class", sources_per_class, low=1)
+    v = integer("views_per_source", views_per_source, low=1)
+    d_min = integer("min_degree", min_degree, low=1)
+    gamma = real("degree_exponent", degree_exponent, low=1.0, low_open=True, allow_inf=True, note=" (or inf)")
+    delta = real("diversity", diversity, low=0.0, high=1.0)
+    eps = real("noise", noise, low=0.0, high=1.0)
+    seed = integer("seed", seed, low=0)
     rng = np.random.default_rng(seed)
 
     n_views, n_cols = r * n * v, r * n

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from amf._validate import integer, real
+
 from ._edges import Edges
-from ._validate import check_int, check_real, check_seed
 
 __all__ = ["planted_model"]
 
@@ -105,19 +106,19 @@ def planted_model(*, n_images: int = 10000, n_texts: int = 10000, n_edges: int =
     Cost: about 1-2 s for ``10^6 x 10^6`` nodes and ``10^7`` edges on two cores
     (``benchmarks/bench_generate.py``).
     """
-    n_v = check_int("n_images", n_images, low=1)
-    n_l = check_int("n_texts", n_texts, low=1)
-    k = check_int("n_classes", n_classes, low=1, high=min(n_v, n_l),
-                  high_label=f"min(n_images, n_texts) = {min(n_v, n_l)}")
+    n_v = integer("n_images", n_images, low=1)
+    n_l = integer("n_texts", n_texts, low=1)
+    k = integer("n_classes", n_classes, low=1, high=min(n_v, n_l),
+                high_label=f"min(n_images, n_texts) = {min(n_v, n_l)}")
     n_base = n_v + n_l
-    n_e = check_int("n_edges", n_edges, low=n_base, low_label=f"n_images + n_texts = {n_base}")
-    eps = check_real("noise", noise, low=0.0, high=1.0)
-    gamma = check_real("degree_exponent", degree_exponent, low=1.0, low_open=True, allow_inf=True,
-                       note=" (or inf)")
-    flip_rate = check_real("label_noise", label_noise, low=0.0, high=1.0)
+    n_e = integer("n_edges", n_edges, low=n_base, low_label=f"n_images + n_texts = {n_base}")
+    eps = real("noise", noise, low=0.0, high=1.0)
+    gamma = real("degree_exponent", degree_exponent, low=1.0, low_open=True, allow_inf=True,
+                 note=" (or inf)")
+    flip_rate = real("label_noise", label_noise, low=0.0, high=1.0)
     if k == 1 and flip_rate > 0:
         raise ValueError(f"label_noise must be 0 when n_classes == 1 (no other class to flip to), got {flip_rate}")
-    seed = check_seed(seed)
+    seed = integer("seed", seed, low=0)
     rng = np.random.default_rng(seed)
 
     # 1. classes: position t in the permutation -> node perm[t]; positions are sorted by class

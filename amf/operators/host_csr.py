@@ -18,8 +18,8 @@ copied).
 Lifetime. A jitted function sees a `HostCSR` only as its token (a pytree with no leaves whose auxiliary data is
 the token) and its compiled callback looks the matrix up by token when it runs, so JAX's compilation cache,
 which outlives every call, holds no reference to the matrix: a matrix is freed once no operator holds it (it
-used to stay until ``jax.clear_caches()``: five solves on dropped 10^6-node operators grew the process by 1.4 GB;
-now it levels off after two). JAX dispatches asynchronously, so a computation may still be running after the
+used to stay until ``jax.clear_caches()``, and solves on dropped operators grew the process: docs/performance.md;
+now it levels off). JAX dispatches asynchronously, so a computation may still be running after the
 caller dropped its operator (``f(graph.normalized_operator(), x)``): the `RECENT` matrices used last stay
 referenced for that.
 """

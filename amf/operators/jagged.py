@@ -41,8 +41,7 @@ DEFAULT_WIDTH = 16
 
 GATHER_BUDGET = 8 * 2**30
 """Bytes of gathered numbers (``nnz x columns``) one pass of a product may touch; wider blocks are multiplied in
-column panels. XLA may materialize the gather (on an H200, ``10^8`` entries times a 64-column float64 block
-asked for one 58 GiB buffer)."""
+column panels. XLA may materialize the gather (it did on an H200: docs/performance.md)."""
 
 
 def columns_per_pass(nnz: int, itemsize: int, columns: int) -> int:

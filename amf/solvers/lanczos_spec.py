@@ -1,4 +1,4 @@
-"""The specification both back-ends of the block Lanczos SVD obey (`amf.solvers.krylov`, jitted for any device;
+"""The specification both back-ends of the block Lanczos SVD obey (`amf.solvers.krylov_jit`, jitted for any device;
 `amf.solvers.krylov_host`, numpy beside the CPU kernel): its tolerances, sizes, stopping rule, breakdown rule,
 scaling and seeds are declared here once, and each back-end only implements them.
 
