@@ -67,6 +67,7 @@ def test_exact_svd_matches_numpy(case):
     assert abs(cert.orthonormality - ortho) < 1e-14 and cert.orthonormality < 1e-13
 
 
+@pytest.mark.slow  # a jitted certificate per example's shape (seconds)
 @given(st.sampled_from(MATRIX_SHAPES), st.integers(0, 2**31 - 1), st.floats(1e-9, 1e-2))
 def test_certificate_measures_known_residuals(shape, seed, size):
     """Perturb an exact triplet set by a known amount: the certificate reports exactly the numpy residuals."""

@@ -64,6 +64,7 @@ def test_kernel_and_its_transpose_match_scipy(kernel, dtype, n_bands):
     np.testing.assert_allclose(np.asarray(jax.jit(lambda o, y: o.rmatmat(y))(op, y)), a.T @ y, rtol=rtol, atol=rtol)
 
 
+@pytest.mark.slow  # a second numba compilation of every kernel (seconds)
 def test_kernels_without_the_prefetch_hint(monkeypatch):
     # where numba cannot compile llvm.prefetch the kernels run without it, with the same products
     if not csr_kernel.HAVE_NUMBA:

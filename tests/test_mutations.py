@@ -218,7 +218,8 @@ def test_every_check_has_a_mutation(case):
 
 
 @pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("dense_limit", [None, 0], ids=["dense", "sparse-routes"])
+@pytest.mark.parametrize("dense_limit", [  # the sparse routes' 59 cases are slow; the valid minimizers run on both
+    None, pytest.param(0, marks=pytest.mark.slow)], ids=["dense", "sparse-routes"])
 @pytest.mark.parametrize("check, mutation", [(c, m) for c, ms in MUTATIONS.items() for m in ms],
                          ids=lambda x: x if isinstance(x, str) else x.__name__.strip("_"))
 def test_check_rejects_its_mutation(case, monkeypatch, check, mutation, dense_limit, route):

@@ -406,7 +406,9 @@ def test_proved_bound_holds_in_numpy(case):
 
 @pytest.mark.parametrize(
     "r, n, m, a, b",
-    [(3, 4, 3, 1.0, 0.1), (4, 3, 5, 1.0, 0.3), (2, 5, 5, 0.2, 1.0), (3, 4, 3, 1.0, 0.0), (5, 2, 2, 2.0, 0.0)],
+    [(3, 4, 3, 1.0, 0.1), pytest.param(4, 3, 5, 1.0, 0.3, marks=pytest.mark.slow),  # slow: new shapes (~1 s each)
+     pytest.param(2, 5, 5, 0.2, 1.0, marks=pytest.mark.slow), (3, 4, 3, 1.0, 0.0),
+     pytest.param(5, 2, 2, 2.0, 0.0, marks=pytest.mark.slow)],
 )
 def test_block_model_closed_form(r, n, m, a, b):
     e = synthetic.block_model(n_classes=r, images_per_class=n, texts_per_class=m, within=a, across=b)
