@@ -58,8 +58,8 @@ def test_every_solver_returns_a_certified_solution(graph, name, dtype):
         assert set(solution.curve) >= {"step", "loss", "loss_gap", "objective", "seconds"}
 
 
-@pytest.mark.parametrize("name", [  # gd and sgd: compilations (seconds) beside test_gradient's; infonce stays fast
-    pytest.param(name, marks=pytest.mark.slow) if name in ("gd", "sgd") else name for name in SOLVERS])
+@pytest.mark.parametrize("name", [  # a gradient solver's runs compile (seconds): slow; test_gradient has their smoke
+    pytest.param(name, marks=pytest.mark.slow) if SOLVERS[name].kind == "gradient" else name for name in SOLVERS])
 def test_every_solver_is_reproducible_from_its_seed(graph, name):
     first, again = _solve(graph, name, seed=5), _solve(graph, name, seed=5)
     np.testing.assert_array_equal(first.f_images, again.f_images)

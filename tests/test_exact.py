@@ -112,6 +112,7 @@ def test_exact_svd_float32(case):
     np.testing.assert_allclose(result.s, s_ref[:k], rtol=0, atol=1e-5 * s_ref[0])
 
 
+@pytest.mark.slow  # a compilation per dtype; test_solve_float32 stays
 def test_exact_svd_dtype_overrides_input_type():
     a = np.random.default_rng(4).standard_normal((7, 5))
     single, double = exact_svd(a, 2, dtype="float32"), exact_svd(a.astype(np.float32), 2, dtype="float64")
@@ -127,6 +128,7 @@ def test_exact_svd_explicit_tolerance_controls_converged():
     assert tight.tolerance == 1e-12 and not tight.converged
 
 
+@pytest.mark.slow  # a compilation of its own (~0.4 s)
 def test_exact_svd_integer_input_is_float64():
     result = exact_svd(np.arange(12).reshape(3, 4), 2)
     assert result.s.dtype == np.float64

@@ -44,7 +44,7 @@ def kernel(request, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n_bands", [1, 3])
+@pytest.mark.parametrize("n_bands", [1, pytest.param(3, marks=pytest.mark.slow)])  # one band: the fast subset's
 def test_kernel_and_its_transpose_match_scipy(kernel, dtype, n_bands):
     a = sparse_with_empty_rows((70, 55), seed=0).astype(dtype)
     rtol = 1e-12 if dtype == np.float64 else 1e-5

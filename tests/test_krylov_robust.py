@@ -63,12 +63,15 @@ TABLE = [  # (name, matrix, k, keys, paths): every row on the host path; on the 
     ("two blocks of ones", ONES, 5, (0, 1, 2, 3), "both"),
 ]
 CASES = [(path, *row[:4]) for row in TABLE for path in (host, jitted) if row[4] == "both" or path is host]
-SLOW = pytest.mark.slow  # the jitted rows: a compilation each (seconds); the host rows are the fast subset's
+SLOW = pytest.mark.slow  # the jitted rows (a compilation each, seconds) and the largest host row (k = 41)
+
+
+def _marks(case):
+    return [SLOW] if case[0] is jitted or case[1] == "kron(I_40, B)" else []
 
 
 @pytest.mark.parametrize("path, name, matrix, k, keys", [
-    pytest.param(*c, id=f"{c[1]}-k{c[3]}-{c[0].__name__}", marks=[SLOW] if c[0] is jitted else [])
-    for c in CASES])
+    pytest.param(*c, id=f"{c[1]}-k{c[3]}-{c[0].__name__}", marks=_marks(c)) for c in CASES])
 def test_the_issue_table_returns_the_top_k_certified(path, name, matrix, k, keys):
     for seed in keys:
         result = topk_svd(path(matrix), k, key=jax.random.key(seed))
