@@ -61,6 +61,7 @@ def test_host_complement_rejects_a_skipped_triplet():
     np.testing.assert_allclose(cert.top.bound, full[K - 1], rtol=1e-6)  # it finds the missing s_K
 
 
+@pytest.mark.slow  # a second 900 x 700 planted matrix; the complement's smoke is the skipped-triplet test
 def test_host_complement_of_a_non_orthonormal_claim():
     a, _ = planted((900, 700), 2)
     _, _, vt, full = dense_svd(a)

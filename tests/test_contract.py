@@ -35,8 +35,9 @@ def _solve(graph, name, **kwargs):
     return amf.solve(graph, K, solver=name, **options, **kwargs)
 
 
-@pytest.mark.parametrize("name", list(SOLVERS))
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", [  # a gradient solver's run is a training (seconds): slow; spectral ones stay fast
+    pytest.param(name, marks=pytest.mark.slow) if SOLVERS[name].kind == "gradient" else name for name in SOLVERS])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])  # float32 compiles
 def test_every_solver_returns_a_certified_solution(graph, name, dtype):
     entry = SOLVERS[name]
     solution = _solve(graph, name, dtype=dtype, seed=3)
@@ -57,7 +58,8 @@ def test_every_solver_returns_a_certified_solution(graph, name, dtype):
         assert set(solution.curve) >= {"step", "loss", "loss_gap", "objective", "seconds"}
 
 
-@pytest.mark.parametrize("name", list(SOLVERS))
+@pytest.mark.parametrize("name", [  # a gradient solver's runs compile (seconds): slow; test_gradient has their smoke
+    pytest.param(name, marks=pytest.mark.slow) if SOLVERS[name].kind == "gradient" else name for name in SOLVERS])
 def test_every_solver_is_reproducible_from_its_seed(graph, name):
     first, again = _solve(graph, name, seed=5), _solve(graph, name, seed=5)
     np.testing.assert_array_equal(first.f_images, again.f_images)

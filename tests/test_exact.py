@@ -67,6 +67,7 @@ def test_exact_svd_matches_numpy(case):
     assert abs(cert.orthonormality - ortho) < 1e-14 and cert.orthonormality < 1e-13
 
 
+@pytest.mark.slow  # a jitted certificate per example's shape (seconds)
 @given(st.sampled_from(MATRIX_SHAPES), st.integers(0, 2**31 - 1), st.floats(1e-9, 1e-2))
 def test_certificate_measures_known_residuals(shape, seed, size):
     """Perturb an exact triplet set by a known amount: the certificate reports exactly the numpy residuals."""
@@ -111,6 +112,7 @@ def test_exact_svd_float32(case):
     np.testing.assert_allclose(result.s, s_ref[:k], rtol=0, atol=1e-5 * s_ref[0])
 
 
+@pytest.mark.slow  # a compilation per dtype; test_solve_float32 stays
 def test_exact_svd_dtype_overrides_input_type():
     a = np.random.default_rng(4).standard_normal((7, 5))
     single, double = exact_svd(a, 2, dtype="float32"), exact_svd(a.astype(np.float32), 2, dtype="float64")
@@ -126,6 +128,7 @@ def test_exact_svd_explicit_tolerance_controls_converged():
     assert tight.tolerance == 1e-12 and not tight.converged
 
 
+@pytest.mark.slow  # a compilation of its own (~0.4 s)
 def test_exact_svd_integer_input_is_float64():
     result = exact_svd(np.arange(12).reshape(3, 4), 2)
     assert result.s.dtype == np.float64

@@ -18,6 +18,7 @@ def load(name):
     return module
 
 
+@pytest.mark.slow  # an InfoNCE training (seconds)
 def test_train_infonce_prints_the_model_card(tmp_path, capsys):
     """A small InfoNCE model: the card is printed first and written, and measures a model that is not the
     minimizer (InfoNCE is not the spectral loss), with the loss after the best linear maps between L_min and L."""

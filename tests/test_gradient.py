@@ -146,6 +146,7 @@ def test_sgd_that_learned_nothing_fails():
     assert "sum_{2<=i<=k} s_i^2" in cert.criterion
 
 
+@pytest.mark.slow  # a training of its own; gd and sgd smoke stay
 def test_divergence_is_flagged(graph, reference):
     sol = train(graph, K, solver="sgd", steps=200, batch_size=16, chunk=100, lr=1e3, reference=reference,
                 progress=False)

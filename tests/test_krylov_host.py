@@ -44,7 +44,7 @@ def kernel(request, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n_bands", [1, 3])
+@pytest.mark.parametrize("n_bands", [1, pytest.param(3, marks=pytest.mark.slow)])  # one band: the fast subset's
 def test_kernel_and_its_transpose_match_scipy(kernel, dtype, n_bands):
     a = sparse_with_empty_rows((70, 55), seed=0).astype(dtype)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
@@ -64,6 +64,7 @@ def test_kernel_and_its_transpose_match_scipy(kernel, dtype, n_bands):
     np.testing.assert_allclose(np.asarray(jax.jit(lambda o, y: o.rmatmat(y))(op, y)), a.T @ y, rtol=rtol, atol=rtol)
 
 
+@pytest.mark.slow  # a second numba compilation of every kernel (seconds)
 def test_kernels_without_the_prefetch_hint(monkeypatch):
     # where numba cannot compile llvm.prefetch the kernels run without it, with the same products
     if not csr_kernel.HAVE_NUMBA:

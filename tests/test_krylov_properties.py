@@ -24,6 +24,10 @@ from amf.solvers.krylov import topk_svd
 from tests.helpers import dense_joint
 from tests.krylov_reference import assert_matches_lapack, clusters
 
+# The whole module is slow: hypothesis examples and jitted compilations (~10 s); the fast subset's Krylov smoke is
+# test_krylov.py (jitted), test_krylov_host.py and test_krylov_robust.py's host rows.
+pytestmark = pytest.mark.slow
+
 JIT_SHAPE = (60, 48)
 
 

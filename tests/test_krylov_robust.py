@@ -63,10 +63,15 @@ TABLE = [  # (name, matrix, k, keys, paths): every row on the host path; on the 
     ("two blocks of ones", ONES, 5, (0, 1, 2, 3), "both"),
 ]
 CASES = [(path, *row[:4]) for row in TABLE for path in (host, jitted) if row[4] == "both" or path is host]
+SLOW = pytest.mark.slow  # the jitted rows (a compilation each, seconds) and the largest host row (k = 41)
 
 
-@pytest.mark.parametrize("path, name, matrix, k, keys", CASES,
-                         ids=[f"{c[1]}-k{c[3]}-{c[0].__name__}" for c in CASES])
+def _marks(case):
+    return [SLOW] if case[0] is jitted or case[1] == "kron(I_40, B)" else []
+
+
+@pytest.mark.parametrize("path, name, matrix, k, keys", [
+    pytest.param(*c, id=f"{c[1]}-k{c[3]}-{c[0].__name__}", marks=_marks(c)) for c in CASES])
 def test_the_issue_table_returns_the_top_k_certified(path, name, matrix, k, keys):
     for seed in keys:
         result = topk_svd(path(matrix), k, key=jax.random.key(seed))
@@ -81,7 +86,7 @@ def test_the_host_path_is_the_one_taken_for_scipy_input():
 
 
 @pytest.mark.parametrize("factor", [1e80, 1e150, 1e-80, 1e-150])
-@pytest.mark.parametrize("path", [host, jitted, jagged])
+@pytest.mark.parametrize("path", [host, pytest.param(jitted, marks=SLOW), pytest.param(jagged, marks=SLOW)])
 def test_extreme_scales_behave_like_one(path, factor):
     result = topk_svd(path(GAUSS * factor), 5)
     assert_matches_lapack(GAUSS * factor, result, 5, unit=factor)
@@ -96,6 +101,7 @@ def test_a_moderate_matrix_is_not_rescaled(monkeypatch):
     assert krylov._scale(krylov._as_typed_operator(GAUSS * 1e150, None)[0], np.float64) != 0
 
 
+@pytest.mark.slow  # jitted compilations
 def test_k_above_the_rank_returns_zeros_with_an_orthonormal_completion():
     for path, k in ((host, 12), (jitted, 5)):  # k = 5: the table's compilation
         result = topk_svd(path(X @ Y.T), k)
@@ -139,6 +145,7 @@ def test_a_scipy_linear_operator_runs_on_the_host(factor):
     assert_matches_lapack(big * factor, result, 4, unit=factor)
 
 
+@pytest.mark.slow  # jitted compilations
 def test_integer_matrices_are_converted_explicitly():
     counts = np.rint(np.abs(GAUSS) * 10).astype(np.int64)
     for matrix in (counts, sp.csr_array(counts), counts.astype(np.uint8)):

@@ -93,10 +93,13 @@ def test_the_table_is_read_and_covers_the_tree():
 
 @pytest.mark.parametrize("name, source, expected", [
     ("amf.graph", "import amf.solve\n", "amf.graph (layer 4) imports amf.solve (layer 7)"),
-    ("amf.graph", "def f():\n    from amf.solvers import spectral\n",
-     "amf.graph (layer 4) imports amf.solvers.spectral (layer 6)"),  # function level, from-package form
-    ("amf.solvers.gd", "from ..checks import Context\n", "amf.solvers.gd (layer 6) imports amf.checks (layer 8)"),
-    ("amf.brand_new", "import numpy\n", "amf.brand_new has no layer in docs/architecture.md"),
+    pytest.param("amf.graph", "def f():\n    from amf.solvers import spectral\n",  # the first case is the fast
+                 "amf.graph (layer 4) imports amf.solvers.spectral (layer 6)",  # subset's; the others are slow
+                 marks=pytest.mark.slow),  # function level, from-package form
+    pytest.param("amf.solvers.gd", "from ..checks import Context\n",
+                 "amf.solvers.gd (layer 6) imports amf.checks (layer 8)", marks=pytest.mark.slow),
+    pytest.param("amf.brand_new", "import numpy\n", "amf.brand_new has no layer in docs/architecture.md",
+                 marks=pytest.mark.slow),
 ])
 def test_an_upward_import_is_caught(name, source, expected):
     sources = {**modules(), name: source}

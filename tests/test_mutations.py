@@ -217,10 +217,14 @@ def test_every_check_has_a_mutation(case):
     assert len(names) == len(amf.checks.CHECKS) and set(MUTATIONS) == names
 
 
-@pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("dense_limit", [None, 0], ids=["dense", "sparse-routes"])
-@pytest.mark.parametrize("check, mutation", [(c, m) for c, ms in MUTATIONS.items() for m in ms],
-                         ids=lambda x: x if isinstance(x, str) else x.__name__.strip("_"))
+@pytest.mark.parametrize("route", [  # fast subset: each mutation once, dense, on the embeddings route; the valid
+    # minimizers below run on both routes and both dense limits
+    pytest.param(route, marks=pytest.mark.slow) if route == "solver" else route for route in ROUTES])
+@pytest.mark.parametrize("dense_limit", [None, pytest.param(0, marks=pytest.mark.slow)],
+                         ids=["dense", "sparse-routes"])
+@pytest.mark.parametrize("check, mutation", [  # every check's first mutation is fast, its others slow
+    (c, m) if i == 0 else pytest.param(c, m, marks=pytest.mark.slow) for c, ms in MUTATIONS.items()
+    for i, m in enumerate(ms)], ids=lambda x: x if isinstance(x, str) else x.__name__.strip("_"))
 def test_check_rejects_its_mutation(case, monkeypatch, check, mutation, dense_limit, route):
     graph, svd = case
     if dense_limit == 0 and check in DENSE_ONLY:
@@ -305,6 +309,7 @@ def test_extreme_weights_are_judged_at_their_conditioning():
         assert profile["tolerance"] >= 1e-10 and "cond(F_V)" in profile["detail"]
 
 
+@pytest.mark.slow  # its own graph and solve (~1 s); ill-determined reports are also the experiments' tests
 def test_ties_at_k_are_reported_ill_determined_not_judged():
     """Three components and k = 2: s_1 = s_2 = s_3 = 1, so every 2-dimensional subspace of the unit singular space
     is a minimizer and E_LS depends on the arbitrary choice. With a gap after k = 3 it is determined."""

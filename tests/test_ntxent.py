@@ -99,7 +99,8 @@ PARAMETERS = {"baseline": None, "add_new_positive": 0.5, "drop_false_positive": 
               "drop_false_positive_released": 0.375, "drop_false_negative": RATIO, "drop_easy_negative": RATIO}
 
 
-@pytest.mark.parametrize("method", ntxent.METHODS)
+@pytest.mark.parametrize("method", [  # the baseline is the fast subset's; each edit's batch is slow
+    method if method == "baseline" else pytest.param(method, marks=pytest.mark.slow) for method in ntxent.METHODS])
 def test_loss_and_gradient_equal_a_numpy_restatement(method):
     z = np.random.default_rng(1).standard_normal((N, 3))
     tau, parameter = 0.2, PARAMETERS[method]
@@ -116,6 +117,7 @@ def test_loss_and_gradient_equal_a_numpy_restatement(method):
     np.testing.assert_allclose(np.asarray(grad), fd, atol=1e-7)
 
 
+@pytest.mark.slow  # every edit's batch (~1 s)
 def test_each_edit_changes_the_loss_and_the_released_drop_false_positive_does_not():
     z = np.random.default_rng(2).standard_normal((N, 3))
     plain = float(ntxent.loss("baseline", z, SIM, 1.0))

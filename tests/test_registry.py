@@ -68,6 +68,7 @@ def damped(monkeypatch):
     monkeypatch.setitem(SOLVERS, "damped", gradient_entry(Damped))  # the recipe's one registry entry
 
 
+@pytest.mark.slow  # a training to convergence (seconds)
 def test_the_recipe_toy_solver_is_picked_up_by_solve_cli_and_settings(graph, damped, tmp_path, capsys):
     solution = amf.solve(graph, K, solver="damped", decay=0.0, progress=False)
     exact = amf.solve(graph, K, solver="exact")
@@ -97,6 +98,7 @@ def test_the_recipe_toy_solver_is_picked_up_by_solve_cli_and_settings(graph, dam
     assert "unknown option 'decay' of the gd solver" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # an sgd training through the CLI (seconds)
 def test_the_report_settings_list_every_option_used(graph, tmp_path):
     path = tmp_path / "g.npz"
     graph.save(path)

@@ -197,6 +197,7 @@ def malformed_graph(draw):
     return arrays
 
 
+@pytest.mark.slow  # 40 solves of malformed files; the argument-list fuzz stays in the fast subset
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(arrays=malformed_graph(), k=st.integers(-1, 4), solver=st.sampled_from(["exact", "krylov"]))
 def test_fuzz_graph_files_never_crash(tmp_path_factory, capsys, arrays, k, solver):

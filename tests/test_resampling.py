@@ -262,6 +262,7 @@ def test_summary_marks_split_seeds_undetermined_and_notes_the_released_drop_fals
     assert all(e["objective"] == "ntxent" for e in entries.values())
 
 
+@pytest.mark.slow  # NT-Xent trainings (seconds)
 def test_train_ntxent_row_and_matched_keys():
     sim = sim_rs.simulator(n_classes=2, images_per_class=6, views_per_image=2, clip_edges_per_image=4,
                            clip_view_noise=0.3, seed=0)

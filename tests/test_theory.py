@@ -241,7 +241,7 @@ def three_blocks(seed=3):
     return rows, cols, w[rows, cols], w.shape, np.repeat([0, 1, 2], 4), np.repeat([0, 1, 2], 3)
 
 
-@pytest.mark.parametrize("source", ["random_blocks", "block_model_b0"])
+@pytest.mark.parametrize("source", ["random_blocks", pytest.param("block_model_b0", marks=pytest.mark.slow)])
 def test_bounds_undefined_when_components_exceed_k(source):
     if source == "random_blocks":
         arrays, k = three_blocks(), 1
@@ -271,6 +271,7 @@ def rank_deficient_arrays():
     return rows, cols, weights, (n_v, n_l), image_labels, text_class
 
 
+@pytest.mark.slow  # its own graph and verify (~0.7 s)
 def test_probe_invariance_on_rank_deficient_graph():
     graph, d = from_arrays(rank_deficient_arrays())
     k = min(d.shape)
@@ -344,7 +345,7 @@ def positive_pairs_by_definition(q):
     return joint
 
 
-@pytest.mark.parametrize("source", ["augmentation_model", "random"])
+@pytest.mark.parametrize("source", [pytest.param("augmentation_model", marks=pytest.mark.slow), "random"])
 def test_sscl_augmentation_graph_is_mmcl_between_views_and_sources(source):
     if source == "augmentation_model":
         e = synthetic.augmentation_model(n_classes=3, images_per_class=3, views_per_image=3, strength=0.3, seed=1)
@@ -406,7 +407,9 @@ def test_proved_bound_holds_in_numpy(case):
 
 @pytest.mark.parametrize(
     "r, n, m, a, b",
-    [(3, 4, 3, 1.0, 0.1), (4, 3, 5, 1.0, 0.3), (2, 5, 5, 0.2, 1.0), (3, 4, 3, 1.0, 0.0), (5, 2, 2, 2.0, 0.0)],
+    [(3, 4, 3, 1.0, 0.1), pytest.param(4, 3, 5, 1.0, 0.3, marks=pytest.mark.slow),  # slow: new shapes (~1 s each)
+     pytest.param(2, 5, 5, 0.2, 1.0, marks=pytest.mark.slow), (3, 4, 3, 1.0, 0.0),
+     pytest.param(5, 2, 2, 2.0, 0.0, marks=pytest.mark.slow)],
 )
 def test_block_model_closed_form(r, n, m, a, b):
     e = synthetic.block_model(n_classes=r, images_per_class=n, texts_per_class=m, within=a, across=b)
