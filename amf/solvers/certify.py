@@ -72,10 +72,10 @@ also has at most `TOP_DENSE_ENTRIES` entries."""
 TOP_DENSE_ENTRIES = 25_000_000
 """Largest ``m n`` of a dense ``B`` (200 MB in float64): a small side beside a huge one takes the Lanczos route."""
 
-RESIDUAL_COLUMNS = 16
-"""Triplets whose residuals are measured per block product: it bounds the products' temporaries (three
-``(N, 16)`` blocks, below the solver's own peak since its basis is freed by then), and fewer, wider products
-read the matrix fewer times (docs/performance.md)."""
+RESIDUAL_COLUMNS = 8
+"""Triplets whose residuals are measured per block product. It bounds the products' temporaries (a few ``(N, 8)``
+blocks beside ``U`` and ``V``), which keeps the certificate's peak below the host solver's own; wider blocks read
+the matrix fewer times but raise the whole solve's peak (docs/performance.md)."""
 
 
 @jax.jit
