@@ -90,15 +90,26 @@ def test_host_certificate_accepts_a_tie_at_s_k():
     assert cert.converged and cert.top.passed
 
 
-@pytest.mark.slow
-def test_host_certificate_with_an_ordered_operator():
-    # an operator stored in class order (amf.operators.ordering) certifies claims in the caller's order
-    a, (rows, cols) = planted((900, 700), 5)
-    u, s, vt, full = dense_svd(a)
+@pytest.mark.parametrize("shape", [(900, 700), pytest.param((700, 900), marks=pytest.mark.slow)],
+                         ids=["right", "left"])
+def test_host_certificate_with_an_ordered_operator(shape):
+    # an operator stored in class order (amf.operators.ordering) certifies claims in the caller's order; the
+    # checks run in the stored order, so they must agree with the unordered operator's to round-off
+    a, (rows, cols) = planted(shape, 5)
+    u, s, vt, full = dense_svd(a, K + 1)
     op = sparse_operator(a, order=label_order(a, rows, cols))
-    cert = certify.certify_svd(op, u, s, vt, tol=1e-10).certificate
-    assert cert.converged and full[K] * (1 - 1e-3) <= cert.top.bound <= full[K] * (1 + 1e-12)
+    claim = (u[:, :K], s[:K], vt[:K])
+    cert = certify.certify_svd(op, *claim, tol=1e-10).certificate
+    plain = certify.certify_svd(sparse_operator(a), *claim, tol=1e-10).certificate
+    assert cert.converged and cert.top.method == "lanczos"
+    assert full[K] * (1 - 1e-3) <= cert.top.bound <= full[K] * (1 + 1e-12)
+    np.testing.assert_allclose(cert.residual_left, plain.residual_left, atol=1e-13)
+    np.testing.assert_allclose(cert.residual_right, plain.residual_right, atol=1e-13)
     # the same claim with two rows of U swapped is not an SVD of A: the residuals say so
-    bad = u.copy()
+    bad = claim[0].copy()
     bad[[0, 1]] = bad[[1, 0]]
-    assert not certify.certify_svd(op, bad, s, vt, tol=1e-10).certificate.converged
+    assert not certify.certify_svd(op, bad, *claim[1:], tol=1e-10).certificate.converged
+    # exact triplets with s_K skipped: the complement test, run in the stored order, sees s_K
+    keep = [i for i in range(K + 1) if i != K - 1]
+    skipped = certify.certify_svd(op, u[:, keep], s[keep], vt[keep], tol=1e-10).certificate
+    assert not skipped.top.passed and np.max(skipped.residual_left) < 1e-12

@@ -10,6 +10,10 @@ than the whole solve below ``10^5`` nodes: docs/performance.md) and its copies o
 - `orthonormality`: ``max(|U^T U - I|, |V^T V - I|)``;
 - `complement_lanczos`: the largest singular value of ``A (I - V V^T)`` (or ``(I - U U^T) A``) estimated by
   block Lanczos with full reorthogonalization, the same estimate as `amf.solvers.certify`'s jitted one.
+
+Both run in the matrix's stored order (`amf.operators.ordering`): the claimed ``U`` and ``V`` are permuted into it
+once (`_stored`), so no product permutes its input and output. Norms do not depend on the order, and a Gaussian
+start is Gaussian in any order, so the checks and the failure probability are the same.
 """
 
 from __future__ import annotations
@@ -23,19 +27,28 @@ from amf.solvers.lanczos_spec import host_seed
 __all__ = ["complement_dense", "complement_lanczos", "host_seed", "orthonormality", "residuals"]
 
 
+def _stored(x: np.ndarray, order: np.ndarray | None, axis: int) -> np.ndarray:
+    """``x`` with its entries along ``axis`` in a matrix's stored order ``order`` (rows or columns of
+    `amf.operators.host_csr.HostCSR`; ``None``: the identity), a copy, C order."""
+    return np.ascontiguousarray(x if order is None else np.take(x, order, axis=axis))
+
+
 def residuals(op: SparseOperator, u: np.ndarray, s: np.ndarray, vt: np.ndarray, scale: float, columns: int):
     """``(left, right)``: ``||A v_i - s_i u_i|| / scale`` and ``||A^T u_i - s_i v_i|| / scale`` (``(r,)`` each) for
-    ``u (m, r)``, ``s (r,)``, ``vt (r, n)``, from block products of ``columns`` triplets at a time."""
+    ``u (m, r)``, ``s (r,)``, ``vt (r, n)``, from block products of ``columns`` triplets at a time, in the stored
+    order (``u``'s rows permuted like ``A``'s, ``v``'s like its columns)."""
     left, right = [], []
     for start in range(0, s.shape[0], columns):
         group = slice(start, start + columns)
-        v = np.ascontiguousarray(vt[group].T)
-        y = op.forward.multiply(v).astype(u.dtype, copy=False)
-        y -= u[:, group] * s[group]
+        v = _stored(vt[group], op.forward.cols, 1).T.copy()  # (n, c), C order
+        w = _stored(u[:, group], op.forward.rows, 0)
+        y = op.forward.multiply_stored(v).astype(u.dtype, copy=False)
+        y -= w * s[group]
         y /= scale  # before the squares: no overflow or underflow for extreme entries
         left.append(np.sqrt(np.einsum("ij,ij->j", y, y)))
         del y
-        x = op.backward.multiply(np.ascontiguousarray(u[:, group])).astype(u.dtype, copy=False)
+        x = op.backward.multiply_stored(w).astype(u.dtype, copy=False)
+        del w
         x -= v * s[group]
         x /= scale
         right.append(np.sqrt(np.einsum("ij,ij->j", x, x)))
@@ -98,6 +111,7 @@ def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, blo
     rows = _orthonormal_rows(near)
     if rows is None:
         return float("nan")
+    rows = _stored(rows, (op.forward if right else op.backward).cols, 1)
     with single_blas():
         return _lanczos(op, rows, right=right, block=block, steps=steps, seed=seed, scale=scale)
 
@@ -122,9 +136,9 @@ def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, s
         c = (j + 1) * b
         basis[j * b : c] = q.T
         if scale == 1.0:
-            w = second.multiply(first.multiply(q)).astype(dtype, copy=False)
+            w = second.multiply_stored(first.multiply_stored(q)).astype(dtype, copy=False)
         else:
-            w = second.multiply(first.multiply(q * scale) * scale).astype(dtype, copy=False)
+            w = second.multiply_stored(first.multiply_stored(q * scale) * scale).astype(dtype, copy=False)
         current, near_rows = basis[:c], slice(max(0, c - 2 * b), c)
         column = np.zeros((c, b), dtype)
         g = coefficients(basis[near_rows], w)  # the three-term part: the large coefficients
