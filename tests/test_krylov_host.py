@@ -14,7 +14,7 @@ from amf import Reason
 from amf._linalg import projector_distance
 from amf.operators import csr_kernel, sparse_operator
 from amf.operators.host_csr import host_csr
-from amf.operators.ordering import label_order
+from amf.operators.ordering import label_order, permuted
 from amf.solvers import krylov
 from amf.solvers.krylov import default_tolerance, topk_svd
 from tests.test_krylov import check_against_dense, controlled, spectrum
@@ -159,6 +159,15 @@ def test_host_path_float32_and_repeated_values():
     assert single.s.dtype == np.float32 and single.certificate.converged
     assert single.certificate.max_residual <= default_tolerance(np.float32)
     np.testing.assert_allclose(single.s, np.linalg.svd(a, compute_uv=False)[:K], rtol=1e-4)
+
+
+def test_permuted_matches_dense_indexing():
+    # a row with unsorted indices and a duplicate entry: the stored matrix is canonical, the duplicate summed
+    a = sp.csr_array((np.array([1.0, 2.0, 3.0, 4.0]), np.array([2, 0, 2, 1]), np.array([0, 3, 4, 4])), shape=(3, 3))
+    rows, cols = np.array([2, 0, 1]), np.array([1, 2, 0])  # not involutions: an inverse mixed up shows
+    out = permuted(a, rows, cols)
+    assert out.has_sorted_indices and out.nnz == 3
+    np.testing.assert_array_equal(out.toarray(), a.toarray()[rows][:, cols])
 
 
 @pytest.mark.slow

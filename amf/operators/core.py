@@ -237,7 +237,11 @@ def sparse_operator(matrix: sp.sparray | sp.spmatrix, dtype=None, kernel: str | 
     dtype = np.dtype(dtype or csr.dtype)
     if kernel == "host":
         forward = host_csr(csr, dtype, order=order)
-        backward = host_csr(csr.T, dtype, order=None if order is None else order[::-1])
+        if order is None:
+            backward = host_csr(csr.T, dtype)
+        else:  # the stored forward matrix's transpose is the stored A^T: no second permutation
+            stored = sp.csr_array((forward.values, forward.indices, forward.indptr), shape=forward.shape)
+            backward = host_csr(stored.T, dtype, order=(forward.cols, forward.rows), stored=True)
     else:
         forward, backward = jagged_rows(csr, dtype), jagged_rows(csr.T, dtype)
     return SparseOperator(forward=forward, backward=backward, shape=tuple(int(n) for n in csr.shape))

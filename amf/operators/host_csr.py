@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from amf.operators.csr_kernel import band_cuts, csr_block, threads
-from amf.operators.ordering import is_permutation
+from amf.operators.ordering import is_permutation, permuted
 
 __all__ = ["CALLBACK_COLUMNS", "RECENT", "HostCSR", "chain_matmat", "host_csr", "threads"]
 
@@ -190,10 +190,12 @@ def _flatten(matrix: HostCSR):
 jax.tree_util.register_pytree_node(HostCSR, _flatten, lambda token, _: _LIVE[token])
 
 
-def host_csr(matrix, dtype=None, n_bands: int | None = None, order=None) -> HostCSR:
+def host_csr(matrix, dtype=None, n_bands: int | None = None, order=None, stored: bool = False) -> HostCSR:
     """`HostCSR` for ``matrix`` (scipy sparse; duplicates summed) in ``n_bands`` row bands (default `threads`).
 
-    ``order``: ``(rows, cols)`` permutations (`amf.operators.ordering`) to store ``matrix[rows][:, cols]``.
+    ``order``: ``(rows, cols)`` permutations (`amf.operators.ordering`) to store ``matrix[rows][:, cols]``;
+    ``stored``: ``matrix`` is that stored matrix already (e.g. the transpose of another stored matrix), so it is
+    not permuted again.
     """
     csr = sp.csr_array(matrix, dtype=dtype)
     m, n = csr.shape
@@ -202,8 +204,8 @@ def host_csr(matrix, dtype=None, n_bands: int | None = None, order=None) -> Host
         rows, cols = (np.asarray(o, dtype=np.int64) for o in order)
         if not (is_permutation(rows, m) and is_permutation(cols, n)):
             raise ValueError(f"order must be a pair of permutations of the {m} rows and {n} columns")
-        csr = sp.csr_array(csr[rows][:, cols])
-        csr.sort_indices()
+        if not stored:
+            csr = permuted(csr, rows, cols)
     if not csr.has_canonical_format:  # on a copy: the arrays may be the caller's
         csr = csr.copy()
         csr.sum_duplicates()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["label_order", "is_permutation"]
+__all__ = ["label_order", "is_permutation", "permuted"]
 
 
 def label_order(matrix, row_labels=None, col_labels=None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -50,3 +50,19 @@ def is_permutation(order, size: int) -> bool:
     """Whether ``order`` is a permutation of ``0 .. size - 1``."""
     order = np.asarray(order)
     return order.shape == (size,) and np.array_equal(np.sort(order), np.arange(size))
+
+
+def permuted(matrix, rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
+    """``matrix[rows][:, cols]`` as canonical CSR (sorted indices, duplicates summed): the columns relabelled by
+    the inverse of ``cols`` (one gather of the indices), then the rows taken in order ``rows``; scipy's column
+    indexing would build an index map per row instead."""
+    csr = sp.csr_array(matrix)
+    if not csr.has_canonical_format:  # on a copy: the arrays may be the caller's
+        csr = csr.copy()
+        csr.sum_duplicates()
+    inverse = np.empty_like(cols)
+    inverse[cols] = np.arange(cols.shape[0], dtype=cols.dtype)
+    relabelled = sp.csr_array((csr.data, inverse[csr.indices], csr.indptr), shape=csr.shape)
+    out = sp.csr_array(relabelled[rows])
+    out.sort_indices()
+    return out
