@@ -42,8 +42,20 @@ WELL_CONDITIONED = 10.0
 """`svqb` skips its second pass when ``lambda_max / lambda_min`` of the Gram is at most this."""
 
 PANEL = 8192
-"""Rows of an ``(N, b)`` block per GEMM in `coefficients` and `subtract_span` (a panel of ``w``: 512 KB at
-``b = 8``, float64, within a core's L2)."""
+"""Most rows of an ``(N, b)`` block per GEMM in `coefficients`, `subtract_span` and `times_small` (a panel of
+``w``: 512 KB at ``b = 8``, float64)."""
+
+PANEL_BYTES = 2**20
+"""Bytes of the basis rows one GEMM panel of `coefficients` and `subtract_span` reads (``c`` rows times `panel`
+columns): about one core's L2 cache (1 MiB on the machine of docs/performance.md). A panel that outgrows it
+makes OpenBLAS's packing spill, and the GEMM runs at a fraction of the memory's rate."""
+
+
+def panel(rows: int, itemsize: int) -> int:
+    """Columns of ``N`` per GEMM panel against ``rows`` basis rows of ``itemsize`` bytes: the largest power of two
+    whose ``rows x panel`` block fits in `PANEL_BYTES`, between 256 and `PANEL`."""
+    fit = PANEL_BYTES // max(1, rows * itemsize)
+    return int(min(PANEL, max(256, 1 << max(0, fit.bit_length() - 1))))
 
 def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarray):
     """``w = q r`` with ``q (N, b)`` orthonormal: SVQB (``q = w z lambda^{-1/2}`` from the eigen-decomposition of
@@ -100,15 +112,16 @@ def _spans(n: int) -> list[tuple[int, int]]:
 
 def coefficients(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``rows @ w`` (``(c, N) x (N, b)``): one range of ``N`` per thread of the kernel's pool, each in column
-    panels of `PANEL` (OpenBLAS then reads a panel of ``w`` from cache instead of memory; docs/performance.md
-    has the measured gain). The host solvers run OpenBLAS single-threaded
-    (`single_blas`), so the GEMMs and the sparse products share the same threads."""
+    panels of `panel` columns, whose ``c`` rows fit in a core's L2 (docs/performance.md has the measured gain).
+    The host solvers run OpenBLAS single-threaded (`single_blas`), so the GEMMs and the sparse products share the
+    same threads."""
     dtype = np.result_type(rows, w)
+    step = panel(rows.shape[0], rows.itemsize)
 
     def part(span):
         out = np.zeros((rows.shape[0], w.shape[1]), dtype)
-        for start in range(span[0], span[1], PANEL):
-            stop = min(span[1], start + PANEL)
+        for start in range(span[0], span[1], step):
+            stop = min(span[1], start + step)
             out += rows[:, start:stop] @ w[start:stop]
         return out
 
@@ -117,11 +130,13 @@ def coefficients(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def subtract_span(w: np.ndarray, rows: np.ndarray, h: np.ndarray) -> None:
     """``w -= rows^T h`` in place (``w (N, b)``, ``rows (c, N)``, ``h (c, b)``), one range of ``N`` per thread,
-    in row panels of `PANEL`: the temporary is one panel, not an ``(N, b)`` block (docs/performance.md)."""
+    in row panels of `panel` rows: the temporary is one panel, not an ``(N, b)`` block, and the panel of ``rows``
+    stays in a core's L2 (docs/performance.md)."""
+    step = panel(rows.shape[0], rows.itemsize)
 
     def part(span):
-        for start in range(span[0], span[1], PANEL):
-            stop = min(span[1], start + PANEL)
+        for start in range(span[0], span[1], step):
+            stop = min(span[1], start + step)
             w[start:stop] -= rows[:, start:stop].T @ h
 
     for _ in pool().map(part, _spans(w.shape[0])):
