@@ -57,6 +57,7 @@ def panel(rows: int, itemsize: int) -> int:
     fit = PANEL_BYTES // max(1, rows * itemsize)
     return int(min(PANEL, max(256, 1 << max(0, fit.bit_length() - 1))))
 
+
 def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarray):
     """``w = q r`` with ``q (N, b)`` orthonormal: SVQB (``q = w z lambda^{-1/2}`` from the eigen-decomposition of
     the ``b x b`` Gram), then one Gram-based pass (``q G^{-1/2}``) for the last digits unless ``cond(w)^2 <=``
@@ -110,6 +111,11 @@ def _spans(n: int) -> list[tuple[int, int]]:
     return [(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
 
+def _panels(span: tuple[int, int], step: int):
+    """The slices of ``[span[0], span[1])`` in pieces of ``step``, the last one ragged."""
+    return (slice(start, min(span[1], start + step)) for start in range(span[0], span[1], step))
+
+
 def coefficients(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``rows @ w`` (``(c, N) x (N, b)``): one range of ``N`` per thread of the kernel's pool, each in column
     panels of `panel` columns, whose ``c`` rows fit in a core's L2 (docs/performance.md has the measured gain).
@@ -120,9 +126,8 @@ def coefficients(rows: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     def part(span):
         out = np.zeros((rows.shape[0], w.shape[1]), dtype)
-        for start in range(span[0], span[1], step):
-            stop = min(span[1], start + step)
-            out += rows[:, start:stop] @ w[start:stop]
+        for piece in _panels(span, step):
+            out += rows[:, piece] @ w[piece]
         return out
 
     return sum(pool().map(part, _spans(w.shape[0])))
@@ -135,9 +140,8 @@ def subtract_span(w: np.ndarray, rows: np.ndarray, h: np.ndarray) -> None:
     step = panel(rows.shape[0], rows.itemsize)
 
     def part(span):
-        for start in range(span[0], span[1], step):
-            stop = min(span[1], start + step)
-            w[start:stop] -= rows[:, start:stop].T @ h
+        for piece in _panels(span, step):
+            w[piece] -= rows[:, piece].T @ h
 
     for _ in pool().map(part, _spans(w.shape[0])):
         pass
@@ -152,9 +156,8 @@ def times_small(w: np.ndarray, small: np.ndarray, out: np.ndarray | None = None)
         out = aligned_empty((w.shape[0], small.shape[1]), np.result_type(w, small))
 
     def part(span):
-        for start in range(span[0], span[1], PANEL):
-            stop = min(span[1], start + PANEL)
-            out[start:stop] = w[start:stop] @ small
+        for piece in _panels(span, PANEL):
+            out[piece] = w[piece] @ small
 
     for _ in pool().map(part, _spans(w.shape[0])):
         pass
@@ -216,9 +219,8 @@ def _restart_rows(basis: np.ndarray, select: np.ndarray) -> None:
     st = np.ascontiguousarray(select.T)
 
     def part(span):  # disjoint columns per thread: in place is safe
-        for start in range(span[0], span[1], RESTART_PANEL):
-            panel = slice(start, min(span[1], start + RESTART_PANEL))
-            basis[:c, panel] = st @ basis[:r, panel]
+        for piece in _panels(span, RESTART_PANEL):
+            basis[:c, piece] = st @ basis[:r, piece]
 
     for _ in pool().map(part, _spans(basis.shape[1])):
         pass
