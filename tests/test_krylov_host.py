@@ -245,17 +245,3 @@ def test_a_host_solve_compiles_nothing():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-
-
-def test_basis_gemms_in_panels_match_numpy(monkeypatch):
-    # panels sized by the basis rows (krylov_host.panel): several panels per thread and a ragged last one
-    from amf.solvers import krylov_host
-
-    assert [krylov_host.panel(c, 8) for c in (1, 40, 104, 10**6)] == [krylov_host.PANEL, 2048, 1024, 256]
-    monkeypatch.setattr(krylov_host, "PANEL_BYTES", 5 * 8 * 300)  # 5 rows: 300 fit, so panels of 256
-    rng = np.random.default_rng(4)
-    rows, w, h = rng.standard_normal((5, 1000)), rng.standard_normal((1000, 3)), rng.standard_normal((5, 3))
-    np.testing.assert_allclose(krylov_host.coefficients(rows, w), rows @ w, rtol=1e-13, atol=1e-12)
-    expected = w - rows.T @ h
-    krylov_host.subtract_span(w, rows, h)
-    np.testing.assert_allclose(w, expected, rtol=1e-13, atol=1e-12)

@@ -160,7 +160,13 @@ class HostProduct:
         real_dtype(y.dtype, "an operator's product")
         return np.ascontiguousarray(y, dtype=self.dtype)
 
-    multiply_stored = multiply
+    def multiply_stored(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """`multiply`, written into ``out`` (``(m, b)``) when given, like `amf.operators.host_csr.HostCSR`'s."""
+        y = self.multiply(x)
+        if out is None:
+            return y
+        out[...] = y
+        return out
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

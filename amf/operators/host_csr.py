@@ -123,9 +123,10 @@ class HostCSR:
             return stored
         return sp.csr_array(stored[np.argsort(self.rows)][:, np.argsort(self.cols)])
 
-    def multiply_stored(self, x: np.ndarray) -> np.ndarray:
-        """``A[rows][:, cols] X`` for a numpy ``X (n, b)`` in the stored order (`amf.operators.csr_kernel`)."""
-        return csr_block(self.indptr, self.indices, self.values, self.cuts, x)
+    def multiply_stored(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``A[rows][:, cols] X`` for a numpy ``X (n, b)`` in the stored order (`amf.operators.csr_kernel`);
+        ``out``: an aligned C-order ``(m, b)`` array of the matrix's dtype that receives it."""
+        return csr_block(self.indptr, self.indices, self.values, self.cuts, x, out=out)
 
     def multiply(self, x: np.ndarray) -> np.ndarray:
         """``A X`` for a numpy ``X (n, b)`` on the host, ``(m, b)`` of the matrix's dtype."""

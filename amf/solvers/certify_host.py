@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from amf.operators import SparseOperator
-from amf.solvers.krylov_host import coefficients, single_blas, subtract_span, svqb
+from amf.solvers.host_blocks import coefficients, single_blas, stack, subtract_span
+from amf.solvers.krylov_host import svqb
 from amf.solvers.lanczos_spec import host_seed
 
 __all__ = ["complement_dense", "complement_lanczos", "host_seed", "orthonormality", "residuals"]
@@ -126,24 +127,25 @@ def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, s
     eps = float(np.finfo(dtype).eps)
     rng = np.random.default_rng(seed)
     n_dim, b = rows.shape[1], block
+    rows = rows[:, :, None]  # a stack of one-column blocks (amf.solvers.host_blocks)
     start = rng.standard_normal((n_dim, b)).astype(dtype)
     for _ in range(2):
         subtract_span(start, rows, coefficients(rows, start))
-    q, _, _ = svqb(start, 0.0, rng, rows)
-    basis = np.zeros((steps * b, n_dim), dtype)
+    basis = stack(steps, n_dim, b, dtype)
+    q, _, _ = svqb(start, 0.0, rng, rows, out=basis[0])
+    del start
     t = np.zeros((steps * b, steps * b), dtype)
     for j in range(steps):
         c = (j + 1) * b
-        basis[j * b : c] = q.T
         if scale == 1.0:
             w = second.multiply_stored(first.multiply_stored(q)).astype(dtype, copy=False)
         else:
             w = second.multiply_stored(first.multiply_stored(q * scale) * scale).astype(dtype, copy=False)
-        current, near_rows = basis[:c], slice(max(0, c - 2 * b), c)
+        current, near = basis[: j + 1], slice(max(0, j - 1), j + 1)
         column = np.zeros((c, b), dtype)
-        g = coefficients(basis[near_rows], w)  # the three-term part: the large coefficients
-        subtract_span(w, basis[near_rows], g)
-        column[near_rows] = g
+        g = coefficients(basis[near], w)  # the three-term part: the large coefficients
+        subtract_span(w, basis[near], g)
+        column[near.start * b :] = g
         before = np.einsum("ij,ij->j", w, w)
         g = coefficients(current, w)
         subtract_span(w, rows, coefficients(rows, w))
@@ -157,6 +159,6 @@ def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, s
         t[j * b : c, :c] = column.T
         if j + 1 < steps:
             floor = 30.0 * np.sqrt(c + rows.shape[0]) * eps * float(np.sqrt(np.max(before, initial=0.0)))
-            q, _, _ = svqb(w, floor, rng, rows, current)
+            q, _, _ = svqb(w, floor, rng, rows, current, out=basis[j + 1])
     theta = np.linalg.eigvalsh(0.5 * (t + t.T))[-1]
     return float(np.sqrt(max(float(theta), 0.0))) / scale

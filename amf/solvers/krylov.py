@@ -24,14 +24,17 @@ that recovers the other factor:
    and the 8 leading Ritz vectors (selective orthogonalization: Lanczos vectors regain components along
    converged Ritz vectors, here first ``s_1 = 1``), twice, then a Gram-based QR ``W = Q R``; the new block's
    inner products with the remaining rows are then known exactly, ``h_old R^{-1}``, and when their largest
-   exceeds ``eta = max(1e-3 tol, 10 eps)`` (and always on the first step of a cycle, which couples to every kept
-   Ritz vector) the step falls back to full block classical Gram–Schmidt twice, the first pass followed by
+   exceeds ``eta = max(1e-3 tol, 10 eps)`` (and, in the jitted path, always on the first step of a cycle, which
+   couples to every kept Ritz vector; the host path passes that step once against the whole basis instead of
+   the neighbours and then checks it the same way) the step falls back to full block classical Gram–Schmidt
+   twice, the first pass followed by
    SVQB (``W z Lambda^{-1/2}`` from the eigen-decomposition of the ``b x b`` Gram; directions of ``W`` inside
    the basis to round-off, a "happy breakdown", are replaced by generic vectors) and the second by a
    Gram-based QR (a third when the block was ill-conditioned). Only GEMMs with the ``N x p`` basis and
    ``b x b`` eigen-decompositions; no tall QR, no triangular solve. The second pass is needed: with one, the
-   loss of orthogonality grows by ``||W|| / sigma_min`` per step. A local step reads the basis once, a full
-   one four times (their measured costs: docs/performance.md, "Orthogonalization").
+   loss of orthogonality grows by ``||W|| / sigma_min`` per step. A local step reads the basis once (on the
+   host ``h`` and the new block's Gram in one read), a full one four times (their measured costs:
+   docs/performance.md, "Orthogonalization").
 5. Rayleigh–Ritz on the other side: ``W = A V_k`` (``m x k``), ``W = Q R``, ``R = X S Z^T`` (``k x k`` SVD),
    ``u = Q X``, ``s = S``, ``v = V_k Z``; ``A v = s u`` holds to round-off. `amf.solvers.certify.certify_svd` then
    recomputes both residuals with two more block products.

@@ -238,8 +238,8 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: st
     Defaults: ``b = clip(k // 8, 4, 16)``; ``keep = k + max(2 b, 8)``; ``steps = max(4, ceil(4 keep / 3 b))``
     (``p ~ 2.3 keep``). ``side``: where the basis lives; default the smaller side (``"right"`` when ``n <= m``);
     a row-sharded operator asks for ``"left"`` so the basis is sharded too. ``host``: the CPU path's sizes:
-    block `HOST_BLOCK` (4 for ``k < 8``), ``steps = max(4, ceil(keep / b))`` (``p ~ 2 keep``: as few products
-    in less memory).
+    block `HOST_BLOCK` (4 for ``k < 8``), ``keep`` rounded up to whole blocks, ``steps = max(4, ceil(keep / b))``
+    (``p ~ 2 keep``: as few products in less memory).
     """
     m, n = shape
     side = side or ("right" if n <= m else "left")
@@ -251,5 +251,7 @@ def plan(shape: tuple[int, int], k: int, block_size: int | None = None, side: st
     else:
         block = int(np.clip(k // 8, 4, 16))
     keep = k + max(2 * block, 8)
+    if host:  # the host basis is a stack of whole blocks (amf.solvers.host_blocks)
+        keep = -(-keep // block) * block
     steps = max(4, -(-keep // block) if host else -(-4 * keep // (3 * block)))
     return KrylovPlan(k=k, block=block, keep=keep, steps=steps, side=side, dim=dim)
