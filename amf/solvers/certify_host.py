@@ -21,39 +21,72 @@ from __future__ import annotations
 import numpy as np
 
 from amf.operators import SparseOperator
-from amf.solvers.host_blocks import coefficients, single_blas, stack, subtract_span
-from amf.solvers.krylov_host import svqb
+from amf.operators.csr_kernel import aligned_empty
+from amf.solvers.host_blocks import (coefficients, each_panel, reduce_panels, single_blas, stack,
+                                     subtract_span)
+from amf.solvers.krylov_host import Normal, svqb
 from amf.solvers.lanczos_spec import host_seed
 
 __all__ = ["complement_dense", "complement_lanczos", "host_seed", "orthonormality", "residuals"]
 
 
-def _stored(x: np.ndarray, order: np.ndarray | None, axis: int) -> np.ndarray:
+def _stored(x: np.ndarray, order: np.ndarray | None, axis: int, copy: bool = True) -> np.ndarray:
     """``x`` with its entries along ``axis`` in a matrix's stored order ``order`` (rows or columns of
-    `amf.operators.host_csr.HostCSR`; ``None``: the identity), a copy, C order."""
-    return np.ascontiguousarray(x if order is None else np.take(x, order, axis=axis))
+    `amf.operators.host_csr.HostCSR`; ``None``: the identity), a copy in C order (``copy``; else ``x`` itself
+    when ``order`` is ``None``)."""
+    if order is None:
+        return np.ascontiguousarray(x) if copy else x
+    return np.take(x, order, axis=axis)
 
 
 def residuals(op: SparseOperator, u: np.ndarray, s: np.ndarray, vt: np.ndarray, scale: float, columns: int):
     """``(left, right)``: ``||A v_i - s_i u_i|| / scale`` and ``||A^T u_i - s_i v_i|| / scale`` (``(r,)`` each) for
     ``u (m, r)``, ``s (r,)``, ``vt (r, n)``, from block products of ``columns`` triplets at a time, in the stored
-    order (``u``'s rows permuted like ``A``'s, ``v``'s like its columns)."""
+    order (``u``'s rows permuted like ``A``'s, ``v``'s like its columns). The copies into the kernel's layout and
+    the norms run in panels over the kernel's threads; one buffer receives both products of a group, so three
+    ``(N, columns)`` blocks live at a time."""
+    m, n = op.shape
+    dtype = u.dtype
+    width = min(columns, s.shape[0])
+    buffer = aligned_empty((max(m, n), width), op.dtype)
     left, right = [], []
     for start in range(0, s.shape[0], columns):
         group = slice(start, start + columns)
-        v = _stored(vt[group], op.forward.cols, 1).T.copy()  # (n, c), C order
-        w = _stored(u[:, group], op.forward.rows, 0)
-        y = op.forward.multiply_stored(v).astype(u.dtype, copy=False)
-        y -= w * s[group]
-        y /= scale  # before the squares: no overflow or underflow for extreme entries
-        left.append(np.sqrt(np.einsum("ij,ij->j", y, y)))
-        del y
-        x = op.backward.multiply_stored(w).astype(u.dtype, copy=False)
-        del w
-        x -= v * s[group]
-        x /= scale
-        right.append(np.sqrt(np.einsum("ij,ij->j", x, x)))
+        c = len(range(*group.indices(s.shape[0])))
+        v = _kernel_block(_stored(vt[group], op.forward.cols, 1, copy=False).T, dtype)  # (n, c)
+        w = _kernel_block(_stored(u[:, group], op.forward.rows, 0, copy=False), dtype)  # (m, c)
+        y = op.forward.multiply_stored(v, out=_view(buffer, m, c))
+        left.append(_norms(y, w, s[group], scale))
+        x = op.backward.multiply_stored(w, out=_view(buffer, n, c))
+        right.append(_norms(x, v, s[group], scale))
     return np.concatenate(left), np.concatenate(right)
+
+
+def _view(buffer: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """The first ``rows x columns`` numbers of ``buffer`` as a C-order array (aligned like ``buffer``)."""
+    return buffer.reshape(-1)[: rows * columns].reshape(rows, columns)
+
+
+def _kernel_block(x: np.ndarray, dtype) -> np.ndarray:
+    """``x (N, c)`` (any strides) as a new aligned C-order array of ``dtype``, copied in panels over the kernel's
+    threads."""
+    out = aligned_empty(x.shape, dtype)
+
+    def apply(piece):
+        out[piece] = x[piece]
+
+    each_panel(apply, x.shape[0])
+    return out
+
+
+def _norms(product: np.ndarray, other: np.ndarray, s: np.ndarray, scale: float) -> np.ndarray:
+    """``||(product_i - s_i other_i) / scale||`` per column, in one threaded pass (divided before the squares: no
+    overflow or underflow for extreme entries)."""
+    def term(piece):
+        d = (product[piece] - other[piece] * s) / scale
+        return np.einsum("ij,ij->j", d, d)
+
+    return np.sqrt(reduce_panels(term, product.shape[0])).astype(other.dtype)
 
 
 def orthonormality(u: np.ndarray, vt: np.ndarray) -> float:
@@ -122,25 +155,22 @@ def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, s
     """`complement_lanczos` for orthonormal ``rows``, inside `amf.solvers.krylov_host.single_blas`: its GEMMs
     are split over the kernel's threads, and OpenBLAS's own idle threads would spin against them
     (docs/performance.md)."""
-    first, second = (op.forward, op.backward) if right else (op.backward, op.forward)
+    normal = Normal(op.forward, op.backward, "right" if right else "left", None if scale == 1.0 else scale)
     dtype = rows.dtype
     eps = float(np.finfo(dtype).eps)
     rng = np.random.default_rng(seed)
     n_dim, b = rows.shape[1], block
     rows = rows[:, :, None]  # a stack of one-column blocks (amf.solvers.host_blocks)
-    start = rng.standard_normal((n_dim, b)).astype(dtype)
+    basis = stack(steps + 1, n_dim, b, dtype)  # block j + 1 receives C w_j and becomes w_{j + 1} in place
+    start = basis[0]
+    start[...] = rng.standard_normal((n_dim, b))
     for _ in range(2):
         subtract_span(start, rows, coefficients(rows, start))
-    basis = stack(steps, n_dim, b, dtype)
-    q, _, _ = svqb(start, 0.0, rng, rows, out=basis[0])
-    del start
+    svqb(start, 0.0, rng, rows, out=start)
     t = np.zeros((steps * b, steps * b), dtype)
     for j in range(steps):
         c = (j + 1) * b
-        if scale == 1.0:
-            w = second.multiply_stored(first.multiply_stored(q)).astype(dtype, copy=False)
-        else:
-            w = second.multiply_stored(first.multiply_stored(q * scale) * scale).astype(dtype, copy=False)
+        w = normal.apply(basis[j], out=basis[j + 1])
         current, near = basis[: j + 1], slice(max(0, j - 1), j + 1)
         column = np.zeros((c, b), dtype)
         g = coefficients(basis[near], w)  # the three-term part: the large coefficients
@@ -159,6 +189,6 @@ def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, s
         t[j * b : c, :c] = column.T
         if j + 1 < steps:
             floor = 30.0 * np.sqrt(c + rows.shape[0]) * eps * float(np.sqrt(np.max(before, initial=0.0)))
-            q, _, _ = svqb(w, floor, rng, rows, current, out=basis[j + 1])
+            svqb(w, floor, rng, rows, current, out=w)
     theta = np.linalg.eigvalsh(0.5 * (t + t.T))[-1]
     return float(np.sqrt(max(float(theta), 0.0))) / scale

@@ -28,8 +28,8 @@ try:
 except ImportError:  # a checkout run without installing it (benchmarks/gpu_check.sh): OpenBLAS keeps its threads
     threadpool_limits = None
 
-__all__ = ["coefficients", "columns", "combine", "gram", "panel", "release", "single_blas", "stack",
-           "subtract_span", "times_small", "times_small_rows", "unstack"]
+__all__ = ["coefficients", "columns", "combine", "each_panel", "gram", "panel", "reduce_panels", "release",
+           "single_blas", "stack", "subtract_span", "times_small", "times_small_rows", "unstack"]
 
 PANEL = 8192
 """Most rows of ``N`` per GEMM panel against a stack of blocks, and in `times_small` (a panel of an ``(N, 8)``
@@ -103,29 +103,39 @@ def _each_span(part, n: int) -> None:
         pass
 
 
+def each_panel(apply, n: int, step: int = PANEL) -> None:
+    """Run ``apply(piece)`` for every panel ``piece`` (a slice of ``[0, n)`` of ``step`` rows), one range of
+    panels per thread of the kernel's pool: for writes to disjoint rows."""
+    def part(span):
+        for piece in _panels(span, step):
+            apply(piece)
+
+    _each_span(part, n)
+
+
+def reduce_panels(term, n: int, step: int = PANEL):
+    """``sum(term(piece))`` over the panels of ``[0, n)`` of ``step`` rows, one range of panels per thread of the
+    kernel's pool (``n >= 1``)."""
+    def part(span):
+        total = 0
+        for piece in _panels(span, step):
+            total = total + term(piece)
+        return total
+
+    return sum(pool().map(part, _spans(n)))
+
+
 def coefficients(blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``V^T w`` (``(J d, b)``) for the stack ``V (J, N, d)`` and ``w (N, b)``: row ``j d + i`` is column ``i`` of
     block ``j`` against ``w``. Blocks of one column are read as ``J`` rows of ``N`` (one GEMM per panel of
     `panel` columns, within a core's L2); wider blocks by one batched GEMM per panel of `PANEL` rows."""
     count, n, width = blocks.shape
-    dtype = np.result_type(blocks, w)
     if width == 1:
         rows = blocks[:, :, 0]
-        step = panel(count, blocks.itemsize)
-
-        def part(span):
-            out = np.zeros((count, w.shape[1]), dtype)
-            for piece in _panels(span, step):
-                out += rows[:, piece] @ w[piece]
-            return out
+        total = reduce_panels(lambda piece: rows[:, piece] @ w[piece], n, panel(count, blocks.itemsize))
     else:
-        def part(span):
-            out = np.zeros((count, width, w.shape[1]), dtype)
-            for piece in _panels(span, PANEL):
-                out += np.matmul(blocks[:, piece].transpose(0, 2, 1), w[piece])
-            return out
-
-    return sum(pool().map(part, _spans(n))).reshape(count * width, w.shape[1])
+        total = reduce_panels(lambda piece: np.matmul(blocks[:, piece].transpose(0, 2, 1), w[piece]), n)
+    return np.asarray(total, np.result_type(blocks, w)).reshape(count * width, w.shape[1])
 
 
 def subtract_span(w: np.ndarray, blocks: np.ndarray, h: np.ndarray) -> None:
@@ -134,19 +144,18 @@ def subtract_span(w: np.ndarray, blocks: np.ndarray, h: np.ndarray) -> None:
     count, n, width = blocks.shape
     if width == 1:
         rows = blocks[:, :, 0]
-        step = panel(count, blocks.itemsize)
 
-        def part(span):
-            for piece in _panels(span, step):
-                w[piece] -= rows[:, piece].T @ h
+        def apply(piece):
+            w[piece] -= rows[:, piece].T @ h
+
+        each_panel(apply, n, panel(count, blocks.itemsize))
     else:
         small = h.reshape(count, width, h.shape[1])
 
-        def part(span):
-            for piece in _panels(span, PANEL):
-                w[piece] -= np.matmul(blocks[:, piece], small).sum(axis=0)
+        def apply(piece):
+            w[piece] -= np.matmul(blocks[:, piece], small).sum(axis=0)
 
-    _each_span(part, n)
+        each_panel(apply, n)
 
 
 def unstack(blocks: np.ndarray, piece: slice) -> np.ndarray:
@@ -157,22 +166,32 @@ def unstack(blocks: np.ndarray, piece: slice) -> np.ndarray:
 
 
 def combine(blocks: np.ndarray, select: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``V S`` for the stack ``V (J, N, d)`` and ``select S (J d, c)``, one panel of rows at a time.
+    """``V S`` for the stack ``V (J, N, d)`` and ``select S (J d, c)``, one panel of `panel` rows at a time.
 
     ``out``: a stack ``(c / d, N, d)`` that receives it, which may be the first blocks of ``V`` itself (each
-    panel is read whole before it is written: a restart in place); by default a new aligned ``(N, c)`` array."""
+    panel is read whole before it is written: a restart in place); by default a new aligned ``(N, c)`` array.
+    Each thread gathers its panel of ``[V_0 | V_1 | ...]`` into one buffer it keeps (a GEMM input that fits a
+    core's L2) and multiplies it into another (docs/performance.md)."""
     count, n, width = blocks.shape
     c = select.shape[1]
-    target = aligned_empty((n, c), np.result_type(blocks, select)) if out is None else out
+    dtype = np.result_type(blocks, select)
+    target = aligned_empty((n, c), dtype) if out is None else out
     step = panel(count * width, blocks.itemsize)
 
     def part(span):
+        gathered = np.empty((step, count, width), blocks.dtype)
+        result = np.empty((step, c), dtype)
         for piece in _panels(span, step):
-            result = unstack(blocks, piece) @ select
+            rows = piece.stop - piece.start
+            for j in range(count):
+                gathered[:rows, j] = blocks[j, piece]
             if out is None:
-                target[piece] = result
-            else:
-                target[:, piece] = result.reshape(-1, c // width, width).transpose(1, 0, 2)
+                np.matmul(gathered[:rows].reshape(rows, count * width), select, out=target[piece])
+                continue
+            np.matmul(gathered[:rows].reshape(rows, count * width), select, out=result[:rows])
+            split = result[:rows].reshape(rows, c // width, width)
+            for i in range(c // width):
+                target[i, piece] = split[:, i]
 
     _each_span(part, n)
     return target
@@ -180,14 +199,12 @@ def combine(blocks: np.ndarray, select: np.ndarray, out: np.ndarray | None = Non
 
 def columns(blocks: np.ndarray, count: int) -> np.ndarray:
     """The first ``count`` columns of the stack ``V (J, N, d)`` as one new aligned ``(N, count)`` array."""
-    _, n, _ = blocks.shape
-    out = aligned_empty((n, count), blocks.dtype)
+    out = aligned_empty((blocks.shape[1], count), blocks.dtype)
 
-    def part(span):
-        for piece in _panels(span, PANEL):
-            out[piece] = unstack(blocks, piece)[:, :count]
+    def apply(piece):
+        out[piece] = unstack(blocks, piece)[:, :count]
 
-    _each_span(part, n)
+    each_panel(apply, blocks.shape[1])
     return out
 
 
@@ -203,11 +220,10 @@ def times_small(w: np.ndarray, small: np.ndarray, out: np.ndarray | None = None)
     if out is None:
         out = aligned_empty((w.shape[0], small.shape[1]), np.result_type(w, small))
 
-    def part(span):
-        for piece in _panels(span, PANEL):
-            out[piece] = w[piece] @ small
+    def apply(piece):
+        out[piece] = w[piece] @ small  # a temporary panel: safe when out is w
 
-    _each_span(part, w.shape[0])
+    each_panel(apply, w.shape[0])
     return out
 
 
@@ -217,9 +233,8 @@ def times_small_rows(w: np.ndarray, small: np.ndarray) -> np.ndarray:
     out = np.empty((small.shape[1], w.shape[0]), np.result_type(w, small))
     small_t = np.ascontiguousarray(small.T)
 
-    def part(span):
-        for piece in _panels(span, PANEL):
-            out[:, piece] = small_t @ w[piece].T
+    def apply(piece):
+        out[:, piece] = small_t @ w[piece].T
 
-    _each_span(part, w.shape[0])
+    each_panel(apply, w.shape[0])
     return out

@@ -36,7 +36,7 @@ from amf.solvers.host_blocks import (coefficients, columns, combine, gram, relea
 from amf.solvers.lanczos_spec import (SELECTIVE_ROWS, breakdown_floor, gram_unresolved, semi_orthogonality,
                                       stopping_rule)
 
-__all__ = ["host_lanczos", "svqb"]
+__all__ = ["Normal", "host_lanczos", "svqb"]
 
 WELL_CONDITIONED = 10.0
 """`svqb` skips its second pass when ``lambda_max / lambda_min`` of the Gram is at most this."""
@@ -95,7 +95,7 @@ def _fresh(rng: np.random.Generator, n: int, count: int, dtype, q: np.ndarray, b
     return fresh
 
 
-class _Normal:
+class Normal:
     """``M X = A^T A X`` (``side="right"``) or ``A A^T X`` (``"left"``) for ``X (N, b)`` with two host kernels, in
     the matrices' stored order (`amf.operators.ordering`), of ``c A`` with ``scale`` ``c``; counts the columns
     multiplied by ``A`` or ``A^T``. The middle product goes into one buffer per block width, kept for the
@@ -108,7 +108,7 @@ class _Normal:
         self._middle: np.ndarray | None = None
 
     def apply(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``out = M x`` (``x``, ``out (N, b)`` aligned C-order blocks, e.g. two blocks of a stack)."""
+        """``out = M x`` (``x``, ``out (N, b)`` aligned C-order blocks, e.g. two blocks of a stack), returned."""
         b = x.shape[1]
         self.products += 2 * b
         if self._middle is None or self._middle.shape[1] != b:
@@ -118,6 +118,9 @@ class _Normal:
         y = self.first.multiply_stored(x, out=self._middle)
         if self.scale is not None:
             y *= self.scale
+        if out.dtype != self.second.dtype:  # a certificate of claimed vectors in another dtype: cast once
+            out[...] = self.second.multiply_stored(y)
+            return out
         return self.second.multiply_stored(y, out=out)
 
 
@@ -251,7 +254,7 @@ def _lanczos(forward: HostCSR, backward: HostCSR, shape: tuple[int, int], *, k: 
     last = kept + steps  # the residual block's index
     p = keep + steps * b
     rng = np.random.default_rng(seed)
-    normal = _Normal(forward, backward, side, scale)
+    normal = Normal(forward, backward, side, scale)
     eta = float(semi_orthogonality(tol, eps))
     top = -(-min(SELECTIVE_ROWS, keep) // b)  # leading blocks of Ritz vectors a local step passes against
 
