@@ -152,7 +152,7 @@ def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, blo
 
 def _lanczos(op: SparseOperator, rows: np.ndarray, *, right: bool, block: int, steps: int, seed,
              scale: float) -> float:
-    """`complement_lanczos` for orthonormal ``rows``, inside `amf.solvers.krylov_host.single_blas`: its GEMMs
+    """`complement_lanczos` for orthonormal ``rows``, inside `amf.solvers.host_blocks.single_blas`: its GEMMs
     are split over the kernel's threads, and OpenBLAS's own idle threads would spin against them
     (docs/performance.md)."""
     normal = Normal(op.forward, op.backward, "right" if right else "left", None if scale == 1.0 else scale)

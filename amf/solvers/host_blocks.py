@@ -74,14 +74,16 @@ def stack(count: int, n: int, width: int, dtype) -> np.ndarray:
 
 
 def release(blocks: np.ndarray, first: int) -> None:
-    """Return the pages of blocks ``[first:]`` of a `stack` to the system: their contents are undefined after,
-    the blocks before ``first`` are untouched. A no-op where the platform has no ``MADV_DONTNEED``."""
+    """Return the pages from block ``first`` of ``blocks`` (a `stack` or a slice of one) to the end of its memory
+    map to the system: their contents are undefined after, the blocks before ``first`` are untouched. A no-op
+    where the platform has no ``MADV_DONTNEED``."""
     owner = blocks
     while owner is not None and not isinstance(owner, mmap.mmap):
         owner = owner.obj if isinstance(owner, memoryview) else owner.base
-    if owner is None or not hasattr(mmap, "MADV_DONTNEED"):
+    if owner is None or not hasattr(mmap, "MADV_DONTNEED") or first >= blocks.shape[0]:
         return
-    begin = int(np.ceil(first * blocks.strides[0] / mmap.PAGESIZE)) * mmap.PAGESIZE
+    offset = blocks[first:].ctypes.data - np.frombuffer(owner, np.uint8, 1).ctypes.data  # from the map's start
+    begin = -(-offset // mmap.PAGESIZE) * mmap.PAGESIZE
     if begin < len(owner):
         owner.madvise(mmap.MADV_DONTNEED, begin, len(owner) - begin)
 
@@ -139,8 +141,9 @@ def coefficients(blocks: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def subtract_span(w: np.ndarray, blocks: np.ndarray, h: np.ndarray) -> None:
-    """``w -= V h`` in place for ``w (N, b)``, the stack ``V (J, N, d)`` and ``h (J d, b)``, in panels (the
-    temporary is one panel)."""
+    """``w -= V h`` in place for ``w (N, b)``, the stack ``V (J, N, d)`` and ``h (J d, b)``, in panels: the
+    temporary of a thread is one panel of ``w`` for one-column blocks, ``J`` of them (the products block by block,
+    then summed) for wider blocks."""
     count, n, width = blocks.shape
     if width == 1:
         rows = blocks[:, :, 0]
@@ -159,8 +162,8 @@ def subtract_span(w: np.ndarray, blocks: np.ndarray, h: np.ndarray) -> None:
 
 
 def unstack(blocks: np.ndarray, piece: slice) -> np.ndarray:
-    """Rows ``piece`` of the stack ``V (J, N, d)`` as one ``(rows, J d)`` C-order array (a copy): the panel
-    ``[V_0 | V_1 | ...]``."""
+    """Rows ``piece`` of the stack ``V (J, N, d)`` as one ``(rows, J d)`` C-order array (a copy, a view when
+    ``J = 1``): the panel ``[V_0 | V_1 | ...]``."""
     count, _, width = blocks.shape
     return blocks[:, piece].transpose(1, 0, 2).reshape(-1, count * width)
 

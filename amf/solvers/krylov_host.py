@@ -10,8 +10,9 @@ runs:
 - a block is the kernel's input where it lies in the basis, and ``A^T (A V_j)`` is written into the next block
   (the middle product into one buffer kept for the solve): a step allocates no ``(N, b)`` array and copies none;
 - a block step reads the *current* basis (blocks ``[0, j + 1)``) once for ``h = V^T w`` and ``w^T w`` together
-  when the block stays semi-orthogonal after its local pass (against its Lanczos neighbours and the
-  `SELECTIVE_ROWS` leading Ritz vectors; the first step of a cycle, which couples to every kept Ritz vector,
+  when the block stays semi-orthogonal after its local pass (against its Lanczos neighbours and the leading
+  blocks that hold at least `SELECTIVE_ROWS` Ritz vectors; the first step of a cycle, which couples to every kept
+  Ritz vector,
   against the whole basis), which is checked exactly through ``max |h R^{-1}| <= eta``; otherwise it subtracts
   ``V h`` and normalizes again, and by full block classical Gram–Schmidt twice when the block is ill-conditioned;
 - a restart and the final Ritz vectors are computed in place over the first blocks, one panel of rows at a
@@ -139,11 +140,11 @@ def _accepted(h: np.ndarray, gram_w: np.ndarray, floor: float, eta: float, eps: 
 def _orthonormalize(basis: np.ndarray, cb: int, top: int | None, eta: float, rng: np.random.Generator):
     """Orthonormalize ``w = basis[cb] = M V_j`` (``V_j = basis[cb - 1]``) in place against blocks ``[0, cb)``.
 
-    Returns the column ``(cb b, b)`` of ``T`` and ``r (b, b)`` with ``w = V^T column + q r`` (``q`` the new
-    ``basis[cb]``). A local step (``top`` leading blocks of Ritz vectors given) first passes against those and
+    Returns the column ``(cb b, b)`` of ``T`` and ``r (b, b)`` with ``w = V column + q r`` (``V (N, cb b)`` the
+    blocks side by side, ``q`` the new ``basis[cb]``). A local step (``top`` leading blocks of Ritz vectors given) first passes against those and
     the Lanczos neighbours (blocks ``[cb - 2, cb)``), the first step of a cycle (``top`` None) against the whole
     basis; then one read of blocks ``[0, cb]`` gives ``h = V^T w`` and ``w^T w``, and the step is done when
-    `_accepted` (``V q = h r^{-1}`` exactly, ``max <= eta``). Else ``w -= V h`` and ``w`` is normalized again;
+    `_accepted` (``V^T q = h r^{-1}`` exactly, ``max <= eta``). Else ``w -= V h`` and ``w`` is normalized again;
     an ill-conditioned ``w`` takes block classical Gram–Schmidt twice over the whole basis.
     """
     w = basis[cb]
@@ -206,6 +207,8 @@ def _rayleigh_ritz(matrix, ritz: np.ndarray):
     (``lambda_k <= 100 k eps lambda_1``, e.g. ``s_k = 0``) takes Householder QR instead.
     """
     w = matrix(ritz)
+    if np.may_share_memory(w, ritz):  # a user's product may hand back its input: u is formed in place below
+        w = w.copy()
     eps = float(np.finfo(w.dtype).eps)
     k = w.shape[1]
     lam, z = np.linalg.eigh(gram(w))
