@@ -13,6 +13,7 @@ import amf  # noqa: F401  (float64)
 from amf.operators import DenseOperator, sparse_operator
 from amf.operators.ordering import label_order
 from amf.solvers import certify, certify_host
+from amf.solvers.krylov import topk_svd
 
 jax.config.update("jax_enable_x64", True)
 
@@ -113,3 +114,19 @@ def test_host_certificate_with_an_ordered_operator(shape):
     keep = [i for i in range(K + 1) if i != K - 1]
     skipped = certify.certify_svd(op, u[:, keep], s[keep], vt[keep], tol=1e-10).certificate
     assert not skipped.top.passed and np.max(skipped.residual_left) < 1e-12
+
+
+def test_a_product_that_returns_a_view_of_its_input():
+    # A = [I | 0] (300 x 600) whose matmat hands back rows of its input, not a new array: the certificate's
+    # residuals and the solver's Rayleigh-Ritz must not write into the vectors they are checking (before the
+    # product buffers, the residual A^T u - s v was computed in v itself and read 1.0)
+    from scipy.sparse.linalg import LinearOperator
+
+    m, n = 300, 600
+    op = LinearOperator((m, n), matvec=lambda x: x[:m], rmatvec=lambda y: np.concatenate([y, np.zeros(n - m)]),
+                        matmat=lambda x: x[:m], rmatmat=lambda y: np.vstack([y, np.zeros((n - m, y.shape[1]))]),
+                        dtype=np.float64)
+    result = topk_svd(op, 3)
+    np.testing.assert_allclose(result.s, 1.0, rtol=1e-12)
+    assert result.certificate.converged
+    assert max(np.max(result.certificate.residual_left), np.max(result.certificate.residual_right)) < 1e-12
