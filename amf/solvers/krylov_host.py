@@ -12,9 +12,9 @@ runs:
 - a block step reads the *current* basis (blocks ``[0, j + 1)``) once for ``h = V^T w`` and ``w^T w`` together
   when the block stays semi-orthogonal after its local pass (against its Lanczos neighbours and the leading
   blocks that hold at least `SELECTIVE_ROWS` Ritz vectors; the first step of a cycle, which couples to every kept
-  Ritz vector,
-  against the whole basis), which is checked exactly through ``max |h R^{-1}| <= eta``; otherwise it subtracts
-  ``V h`` and normalizes again, and by full block classical Gram–Schmidt twice when the block is ill-conditioned;
+  Ritz vector, against the whole basis), which is checked exactly through ``max |h R^{-1}| <= eta``; otherwise
+  it subtracts ``V h`` and normalizes again, and by full block classical Gram–Schmidt twice when the block is
+  ill-conditioned;
 - a restart and the final Ritz vectors are computed in place over the first blocks, one panel of rows at a
   time (`amf.solvers.host_blocks.combine`), and the blocks no longer needed are returned to the system before
   the final products;
@@ -43,8 +43,8 @@ WELL_CONDITIONED = 10.0
 """`svqb` skips its second pass when ``lambda_max / lambda_min`` of the Gram is at most this."""
 
 
-def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarray, gram_w: np.ndarray | None = None,
-         out: np.ndarray | None = None):
+def svqb(w: np.ndarray, floor: float, rng: np.random.Generator, *bases: np.ndarray,
+         gram_w: np.ndarray | None = None, out: np.ndarray | None = None):
     """``w = q r`` with ``q (N, b)`` orthonormal: SVQB (``q = w z lambda^{-1/2}`` from the eigen-decomposition of
     the ``b x b`` Gram, ``gram_w`` when the caller has it), then one Gram-based pass (``q G^{-1/2}``) for the last
     digits unless ``cond(w)^2 <=`` `WELL_CONDITIONED`. A Gram that cannot resolve ``w``'s smallest singular value
@@ -141,11 +141,12 @@ def _orthonormalize(basis: np.ndarray, cb: int, top: int | None, eta: float, rng
     """Orthonormalize ``w = basis[cb] = M V_j`` (``V_j = basis[cb - 1]``) in place against blocks ``[0, cb)``.
 
     Returns the column ``(cb b, b)`` of ``T`` and ``r (b, b)`` with ``w = V column + q r`` (``V (N, cb b)`` the
-    blocks side by side, ``q`` the new ``basis[cb]``). A local step (``top`` leading blocks of Ritz vectors given) first passes against those and
-    the Lanczos neighbours (blocks ``[cb - 2, cb)``), the first step of a cycle (``top`` None) against the whole
-    basis; then one read of blocks ``[0, cb]`` gives ``h = V^T w`` and ``w^T w``, and the step is done when
-    `_accepted` (``V^T q = h r^{-1}`` exactly, ``max <= eta``). Else ``w -= V h`` and ``w`` is normalized again;
-    an ill-conditioned ``w`` takes block classical Gram–Schmidt twice over the whole basis.
+    blocks side by side, ``q`` the new ``basis[cb]``). A local step (``top`` leading blocks of Ritz vectors given)
+    first passes against those and the Lanczos neighbours (blocks ``[cb - 2, cb)``), the first step of a cycle
+    (``top`` None) against the whole basis; then one read of blocks ``[0, cb]`` gives ``h = V^T w`` and ``w^T w``,
+    and the step is done when `_accepted` (``V^T q = h r^{-1}`` exactly, ``max <= eta``). Else ``w -= V h`` and
+    ``w`` is normalized again; an ill-conditioned ``w`` takes block classical Gram–Schmidt twice over the whole
+    basis.
     """
     w = basis[cb]
     b = w.shape[1]
