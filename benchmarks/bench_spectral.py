@@ -2,7 +2,7 @@
 
     python benchmarks/bench_spectral.py [--sizes 1e4,1e5,1e6] [--k 32] [--edges-per-node 10] [--classes 32]
                                         [--noise 0.1] [--degree-exponent 2.5] [--methods ...] [--tol T]
-                                        [--timeout S] [--plot FILE] [--json FILE] [--kernels]
+                                        [--timeout S] [--plot FILE] [--json FILE] [--kernels | --parts]
 
 Graph: ``synthetic.planted_model(n_images=n, n_texts=n, n_edges=10 n, n_classes=32, noise=0.1, seed=0)`` (its
 defaults: power-law activities, ``degree_exponent = 2.5``), normalized to ``Pn = D_V^{-1/2} P D_L^{-1/2}``
@@ -34,6 +34,9 @@ columns multiplied by ``A`` or ``A^T`` (amf: including the ``2k`` of its certifi
 through a ``LinearOperator``, which is what ``svds`` makes of a sparse matrix anyway, and PRIMME's likewise; none
 for scikit-learn, which needs the matrix itself); ``x_time`` /
 ``x_mem`` = method / amf-f64. `run(...)` returns the rows as a list of dicts; ``main`` prints one table.
+
+``--parts`` instead times each part of one float64 host solve (`parts_table`: the solver's products, its
+Gram–Schmidt, restarts, Rayleigh–Ritz, the certificate's complement test and residuals).
 
 ``--kernels`` instead times the sparse products ``A X`` and ``A^T X`` (scipy CSR, BCOO, gather +
 ``segment_sum``, the jagged layout of `amf.operators.jagged`, amf's host kernel from jit and directly, and
@@ -407,6 +410,81 @@ def kernel_table(n: int = 300_000, edges_per_node: float = 12.0, blocks=(1, 8, 3
     return out
 
 
+# ---- where the time of one host solve goes --------------------------------------------------------------
+
+
+PARTS = {  # (module, attribute): the part of a host solve it is timed as; the first listed wins when nested
+    ("amf.solvers.host_blocks", "combine"): "restarts and Ritz vectors (combine)",
+    ("amf.solvers.krylov_host", "_orthonormalize"): "Gram-Schmidt and normalization (solver)",
+    ("amf.solvers.krylov_host", "_rayleigh_ritz"): "Rayleigh-Ritz on the other side",
+    ("amf.solvers.certify_host", "complement_lanczos"): "certificate: complement test",
+    ("amf.solvers.certify_host", "residuals"): "certificate: residuals",
+}
+
+
+def parts_table(n: int, k: int = 32, edges_per_node: float = 10.0, classes: int = 32, noise: float = 0.1,
+                degree_exponent: float = 2.5, seed: int = 0) -> list[dict]:
+    """Wall time of each part of one float64 `topk_svd` of the planted graph with ``n`` nodes a side on the host
+    path: the solver's products (`amf.solvers.krylov_host.Normal.apply`, timed apart from the certificate's; the
+    first one loads numba's kernels in a fresh process), and
+    the functions of `PARTS`, each wrapped with a timer (a part called inside another is counted in the outer).
+    The timers add a little; the total is the solve's wall time with them."""
+    import importlib
+
+    import jax
+
+    from amf import topk_svd
+    from amf.operators import sparse_operator
+    from amf.solvers import krylov_host
+
+    a = build_matrix(n, edges_per_node, classes, noise, degree_exponent, seed)
+    seconds: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    active: list[str] = []
+
+    def timed(label, function):
+        def wrapper(*args, **kwargs):
+            if active:
+                return function(*args, **kwargs)
+            active.append(label)
+            t = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t
+                calls[label] = calls.get(label, 0) + 1
+                active.pop()
+        return wrapper
+
+    originals = []
+    for (module_name, name), label in PARTS.items():
+        module = importlib.import_module(module_name)
+        function = getattr(module, name)
+        for holder in {module, krylov_host}:  # krylov_host imports combine by name
+            if getattr(holder, name, None) is function:
+                originals.append((holder, name, function))
+                setattr(holder, name, timed(label, function))
+    apply = krylov_host.Normal.apply
+    krylov_host.Normal.apply = lambda self, x, out: timed(  # the certificate's products are inside its parts
+        "sparse products (solver)", apply)(self, x, out)
+    try:
+        op = sparse_operator(a, "float64")
+        t = time.perf_counter()
+        result = topk_svd(op, k, key=jax.random.key(seed))
+        total = time.perf_counter() - t
+    finally:
+        krylov_host.Normal.apply = apply
+        for holder, name, original in originals:
+            setattr(holder, name, original)
+    rows = [dict(n=n, part=label, seconds=round(seconds[label], 2), calls=calls[label])
+            for label in sorted(seconds, key=seconds.get, reverse=True)]
+    rows.append(dict(n=n, part="the rest (plan, start, numba's start-up, Ritz values, certificate's checks)",
+                     seconds=round(total - sum(seconds.values()), 2), calls=""))
+    rows.append(dict(n=n, part=f"total ({result.certificate.matvecs} product columns)", seconds=round(total, 2),
+                     calls=""))
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1e4,1e5", help="comma-separated n (images = texts), e.g. 1e4,1e5,1e6")
@@ -422,6 +500,8 @@ def main(argv=None) -> int:
     parser.add_argument("--plot", default=None, help="write a log-log plot of time vs edges to this file")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file")
     parser.add_argument("--kernels", action="store_true", help="time the sparse products instead")
+    parser.add_argument("--parts", action="store_true",
+                        help="time each part of one float64 host solve at each size instead (parts_table)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -435,6 +515,11 @@ def main(argv=None) -> int:
                                                           classes=args.classes)]
         cols = ("n", "nnz", "columns", "kernel", "a_x_ms", "at_x_ms")
         print(format_table(rows, cols))
+        return 0
+    if args.parts:
+        rows = [r for n in args.sizes.split(",") for r in parts_table(
+            int(float(n)), args.k, args.edges_per_node, args.classes, args.noise, args.degree_exponent, args.seed)]
+        print(format_table(rows, ("n", "part", "seconds", "calls")))
         return 0
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(METHODS))

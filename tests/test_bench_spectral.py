@@ -36,3 +36,19 @@ def test_plot_writes_a_file(tmp_path):
     path = tmp_path / "plot.png"
     bench_spectral.plot(rows, str(path))
     assert path.stat().st_size > 1000
+
+
+def test_parts_of_a_host_solve_add_up_and_the_solver_is_restored():
+    from amf.solvers import host_blocks, krylov_host
+
+    before = (krylov_host.Normal.apply, krylov_host.combine, host_blocks.combine, krylov_host._orthonormalize)
+    rows = bench_spectral.parts_table(3000, k=8, classes=8)
+    parts = {row["part"]: row for row in rows}
+    assert {"sparse products (solver)", "Gram-Schmidt and normalization (solver)",
+            "restarts and Ritz vectors (combine)", "certificate: complement test",
+            "certificate: residuals"} <= set(parts)
+    assert parts["sparse products (solver)"]["calls"] == parts["Gram-Schmidt and normalization (solver)"]["calls"]
+    total = rows[-1]["seconds"]
+    assert abs(sum(row["seconds"] for row in rows[:-1]) - total) <= 0.05 and rows[-2]["seconds"] >= -0.01
+    assert (krylov_host.Normal.apply, krylov_host.combine, host_blocks.combine,
+            krylov_host._orthonormalize) == before
