@@ -30,13 +30,10 @@ from amf.solvers.lanczos_spec import host_seed
 __all__ = ["complement_dense", "complement_lanczos", "host_seed", "orthonormality", "residuals"]
 
 
-def _stored(x: np.ndarray, order: np.ndarray | None, axis: int, copy: bool = True) -> np.ndarray:
+def _stored(x: np.ndarray, order: np.ndarray | None, axis: int) -> np.ndarray:
     """``x`` with its entries along ``axis`` in a matrix's stored order ``order`` (rows or columns of
-    `amf.operators.host_csr.HostCSR`; ``None``: the identity), a copy in C order (``copy``; else ``x`` itself
-    when ``order`` is ``None``)."""
-    if order is None:
-        return np.ascontiguousarray(x) if copy else x
-    return np.take(x, order, axis=axis)
+    `amf.operators.host_csr.HostCSR`): a copy, or ``x`` itself when ``order`` is ``None`` (the identity)."""
+    return x if order is None else np.take(x, order, axis=axis)
 
 
 def residuals(op: SparseOperator, u: np.ndarray, s: np.ndarray, vt: np.ndarray, scale: float, columns: int):
@@ -53,8 +50,8 @@ def residuals(op: SparseOperator, u: np.ndarray, s: np.ndarray, vt: np.ndarray, 
     for start in range(0, s.shape[0], columns):
         group = slice(start, start + columns)
         c = len(range(*group.indices(s.shape[0])))
-        v = _kernel_block(_stored(vt[group], op.forward.cols, 1, copy=False).T, dtype)  # (n, c)
-        w = _kernel_block(_stored(u[:, group], op.forward.rows, 0, copy=False), dtype)  # (m, c)
+        v = _kernel_block(_stored(vt[group], op.forward.cols, 1).T, dtype)  # (n, c)
+        w = _kernel_block(_stored(u[:, group], op.forward.rows, 0), dtype)  # (m, c)
         y = op.forward.multiply_stored(v, out=_view(buffer, m, c))
         left.append(_norms(y, w, s[group], scale))
         x = op.backward.multiply_stored(w, out=_view(buffer, n, c))
@@ -145,7 +142,7 @@ def complement_lanczos(op: SparseOperator, near: np.ndarray, *, right: bool, blo
     rows = _orthonormal_rows(near)
     if rows is None:
         return float("nan")
-    rows = _stored(rows, (op.forward if right else op.backward).cols, 1)
+    rows = np.ascontiguousarray(_stored(rows, (op.forward if right else op.backward).cols, 1))
     with single_blas():
         return _lanczos(op, rows, right=right, block=block, steps=steps, seed=seed, scale=scale)
 
